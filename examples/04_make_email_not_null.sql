@@ -1,0 +1,2 @@
+-- "Emails are required now."
+ALTER TABLE users ALTER COLUMN email SET NOT NULL;
