@@ -1,0 +1,308 @@
+package lint
+
+import (
+	"sort"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// B1-B5: ALTER COLUMN ... TYPE rewrites the table and rebuilds every index
+// under ACCESS EXCLUSIVE unless the change is binary-coercible
+// (coercible.go). Judging that needs the column's current type, which the
+// schema model supplies when the migrations that built the table are
+// linted together; otherwise the verdict assumes a rewrite and says so.
+// Even a coercible change re-checks the column's CHECK constraints with a
+// full scan (B3), and a rewrite of an FK or referenced key column locks and
+// scans the table on the other side (B4).
+var ruleChangingColumnType = register(&Rule{
+	Name:     "changing-column-type",
+	Doc:      "ALTER COLUMN ... TYPE that is not binary-coercible rewrites the table and its indexes under ACCESS EXCLUSIVE",
+	Severity: SeverityError,
+	Run: func(pass *Pass) {
+		at := existingAlter(pass)
+		if at == nil {
+			return
+		}
+		for _, cmd := range at.cmds {
+			if cmd.Subtype != pg_query.AlterTableType_AT_AlterColumnType {
+				continue
+			}
+			cd := cmd.Def.GetColumnDef()
+			if cd == nil || cd.TypeName == nil {
+				continue
+			}
+			checkTypeChange(pass, at, cmd.Name, cd)
+		}
+	},
+})
+
+func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.ColumnDef) {
+	pg := pass.Options.PGVersion
+	to := TypeNameOf(cd.TypeName)
+	toSQL := typeSQL(cd.TypeName)
+	col := QuoteIdent(colName)
+	cur := at.table.Column(colName)
+	head := "ALTER COLUMN " + col + " TYPE " + toSQL
+	lock := lockPhrase(AccessExclusive, at.name)
+
+	if cur == nil {
+		pass.Report(Finding{
+			Message: head + ": the current type of " + col + " is unknown (the migrations that created it were not part of this run), " +
+				"so this verdict assumes the usual case, a rewrite of " + at.sql() + " and every index under " + lock +
+				". Widening varchar/numeric and varchar→text are catalog-only; lint the whole migration directory to get an exact verdict.",
+			Locks:   []Lock{NewLock(at.name, AccessExclusive)},
+			Rewrite: true,
+			Fix:     typeChangeFix(pass, at, colName, cd, nil),
+		})
+		return
+	}
+
+	from := cur.Type
+	verdict := classifyTypeChange(pass.Schema, from, to, pg)
+	computed := false
+	if using := cd.RawDefault; using != nil && verdict != changeRewrites && !plainUsing(using, colName, to) {
+		// Anything but the column or a plain cast of it to the new type is
+		// computed per row.
+		verdict, computed = changeRewrites, true
+	}
+	fromSQL := from.String()
+
+	switch verdict {
+	case changeCatalogOnly:
+		checks := validChecksOn(at.table, colName)
+		if len(checks) == 0 {
+			return
+		}
+		pass.Report(Finding{
+			Message: head + " (from " + fromSQL + ") is binary-coercible, so there is no rewrite, but PostgreSQL re-checks CHECK constraint " +
+				strings.Join(quoteAll(checks), ", ") + " on " + col + " with a full scan of " + at.sql() + " while holding " + lock + ".",
+			Locks: []Lock{NewLock(at.name, AccessExclusive)},
+			Scan:  true,
+			Fix:   checkedCoercibleFix(at, colName, checks, toSQL),
+		})
+	case changeNeedsUTC:
+		if pass.Tx.TimeZoneUTC {
+			return // the transaction pinned TimeZone to UTC: a relabel, no rewrite
+		}
+		var r recipe
+		r.note("With TimeZone = 'UTC' PostgreSQL 12+ relabels the column without a rewrite; existing values are then read as UTC,")
+		r.note("which is right only if that is what they were written in.")
+		r.step("Own transaction:", "BEGIN", "SET LOCAL TimeZone = 'UTC'",
+			"ALTER TABLE "+at.sql()+" ALTER COLUMN "+col+" TYPE "+toSQL, "COMMIT")
+		pass.Report(Finding{
+			Message: head + " (from " + fromSQL + ") depends on the session TimeZone: PostgreSQL 12+ skips the rewrite only when TimeZone is UTC; " +
+				"under any other zone it rewrites " + at.sql() + " and every index while holding " + lock + ". Pin it with SET LOCAL TimeZone = 'UTC' in the same transaction.",
+			Severity: SeverityWarning,
+			Locks:    []Lock{NewLock(at.name, AccessExclusive)},
+			Rewrite:  true,
+			Fix:      r.String(),
+		})
+	default:
+		locks := []Lock{NewLock(at.name, AccessExclusive)}
+		var others []string
+		for _, other := range fkPartners(pass.Schema, at.table, colName) {
+			locks = append(locks, NewLock(other, AccessExclusive))
+			others = append(others, QuoteQualified(other))
+		}
+		why := " is not binary-coercible"
+		if computed {
+			why = " would be binary-coercible, but its USING expression is computed for every row"
+		}
+		msg := head + " (from " + fromSQL + ")" + why + ": PostgreSQL rewrites " + at.sql() +
+			" and rebuilds every index while holding " + lock + " for the whole rewrite."
+		if len(others) > 0 {
+			msg += " The column is part of a foreign key, so " + strings.Join(others, ", ") +
+				" is locked ACCESS EXCLUSIVE as well (blocks reads and writes) and both sides are scanned to re-validate it."
+		}
+		msg += " A view that selects the column makes the statement fail instead (cannot alter type of a column used by a view or rule)."
+		pass.Report(Finding{
+			Message: msg,
+			Locks:   locks,
+			Rewrite: true,
+			Scan:    len(others) > 0,
+			Fix:     typeChangeFix(pass, at, colName, cd, cur),
+		})
+	}
+}
+
+// plainUsing reports whether a USING expression is the column itself or a
+// cast of it to exactly the new type: neither changes the verdict.
+func plainUsing(using *pg_query.Node, col string, to TypeName) bool {
+	isCol := func(n *pg_query.Node) bool {
+		cr := n.GetColumnRef()
+		return cr != nil && len(cr.Fields) == 1 && StringValue(cr.Fields[0]) == col
+	}
+	if isCol(using) {
+		return true
+	}
+	tc := using.GetTypeCast()
+	if tc == nil || !isCol(tc.Arg) {
+		return false
+	}
+	return sameType(nil, TypeNameOf(tc.TypeName), to)
+}
+
+// validChecksOn lists the validated CHECK constraints that mention col. A
+// NOT VALID check is re-added NOT VALID after the type change and does not
+// scan.
+func validChecksOn(t *Table, col string) []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range t.Constraints {
+		if c.Kind == "check" && c.Valid && (contains(c.Columns, col) || c.NotNullOf == col) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// fkPartners returns the tables on the other side of a foreign key that
+// involves col: the referenced table when col is a referencing column, and
+// the referencing tables when col is in this table's primary key or a
+// unique constraint that some foreign key points at.
+func fkPartners(s *Schema, t *Table, col string) []string {
+	if s == nil || t == nil {
+		return nil
+	}
+	var out []string
+	keyCol := false
+	for _, c := range t.Constraints {
+		switch {
+		case c.Kind == "foreign" && contains(c.Columns, col) && c.RefTable != t.Name && !contains(out, c.RefTable):
+			out = append(out, c.RefTable)
+		case (c.Kind == "primary" || c.Kind == "unique") && contains(c.Columns, col):
+			keyCol = true
+		}
+	}
+	if keyCol {
+		for _, other := range s.Tables {
+			if other == t {
+				continue
+			}
+			for _, c := range other.Constraints {
+				if c.Kind == "foreign" && c.RefTable == t.Name && !contains(out, other.Name) {
+					out = append(out, other.Name)
+				}
+			}
+		}
+	}
+	// Map iteration order must not leak into findings.
+	sort.Strings(out)
+	return out
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = QuoteIdent(n)
+	}
+	return out
+}
+
+// checkedCoercibleFix is the B3 recipe: drop the checks, change the type
+// (now catalog-only), put the checks back NOT VALID and validate them in a
+// separate transaction. The check expressions are not in the model, so the
+// fix names them and leaves their text to the reader.
+func checkedCoercibleFix(at *alterTarget, col string, checks []string, toSQL string) string {
+	var r recipe
+	r.note(at.alone("ALTER COLUMN " + QuoteIdent(col) + " TYPE"))
+	var drops []string
+	for _, ck := range checks {
+		drops = append(drops, "ALTER TABLE "+at.sql()+" DROP CONSTRAINT "+QuoteIdent(ck))
+	}
+	steps := append(drops, "ALTER TABLE "+at.sql()+" ALTER COLUMN "+QuoteIdent(col)+" TYPE "+toSQL)
+	for _, ck := range checks {
+		steps = append(steps, "ALTER TABLE "+at.sql()+" ADD CONSTRAINT "+QuoteIdent(ck)+" CHECK (<same condition as before>) NOT VALID")
+	}
+	r.step("One short transaction: without the checks the type change is catalog-only; re-add them NOT VALID (no scan).", steps...)
+	var validates []string
+	for _, ck := range checks {
+		validates = append(validates, "ALTER TABLE "+at.sql()+" VALIDATE CONSTRAINT "+QuoteIdent(ck))
+	}
+	r.step("Separate transaction: VALIDATE scans under SHARE UPDATE EXCLUSIVE; reads and writes continue.", validates...)
+	return r.String()
+}
+
+// typeChangeFix is R4 (locks.md §1.11): a new column kept in step by a
+// trigger, backfilled in batches, indexed concurrently, and swapped in one
+// short transaction.
+func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.ColumnDef, cur *Column) string {
+	col := QuoteIdent(colName)
+	newName := pgName(colName, "new")
+	newCol := QuoteIdent(newName)
+	toSQL := typeSQL(cd.TypeName)
+	conv := cd.RawDefault
+	if conv == nil {
+		conv = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+			Arg: pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(colName)}, -1), TypeName: cd.TypeName}}}
+	}
+	var r recipe
+	r.note(at.alone("ALTER COLUMN " + col + " TYPE"))
+	r.step("Own transaction: the new column (catalog only, brief ACCESS EXCLUSIVE).",
+		"ALTER TABLE "+at.sql()+" ADD COLUMN "+newCol+" "+toSQL)
+	trg := syncTriggerAssign(pass, at.name, newName, colName+"_to_"+toSQLName(toSQL), conv)
+	r.step("Own short transaction: keep it in step for new and changed rows (SHARE ROW EXCLUSIVE, brief).", trg.create...)
+	r.step("Outside any transaction: convert the existing rows in batches.",
+		"-- "+backfillComment(at.name, newCol+" = "+DeparseExpr(conv), newCol+" IS NULL AND "+col+" IS NOT NULL"))
+	if cur != nil && cur.NotNull {
+		ck := QuoteIdent(pgName(baseName(at.name), newName, "not_null"))
+		r.step("Own transaction, then a separate one: prove the new column NOT NULL without a long lock.",
+			"ALTER TABLE "+at.sql()+" ADD CONSTRAINT "+ck+" CHECK ("+newCol+" IS NOT NULL) NOT VALID",
+			"ALTER TABLE "+at.sql()+" VALIDATE CONSTRAINT "+ck)
+	}
+	r.step("Outside any transaction: recreate each index of "+col+" on "+newCol+" with CREATE INDEX CONCURRENTLY (unique ones too).",
+		"-- CREATE INDEX CONCURRENTLY ... ON "+at.sql()+" ("+newCol+")")
+	swap := []string{"BEGIN", trg.drop,
+		"ALTER TABLE " + at.sql() + " DROP COLUMN " + col,
+		"ALTER TABLE " + at.sql() + " RENAME COLUMN " + newCol + " TO " + col}
+	if cur != nil && cur.NotNull {
+		swap = append(swap, "ALTER TABLE "+at.sql()+" ALTER COLUMN "+col+" SET NOT NULL")
+	}
+	swap = append(swap, "COMMIT", trg.dropFunc)
+	r.step("One short transaction: swap the columns (brief ACCESS EXCLUSIVE). Views that select "+col+" must be dropped before and recreated after; attach unique indexes with ADD CONSTRAINT ... USING INDEX here.", swap...)
+	return r.String()
+}
+
+// toSQLName turns a type's SQL into something usable inside an identifier.
+func toSQLName(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case c == ' ', c == '(', c == ',', c == '_':
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
+				b.WriteByte('_')
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "_")
+}
+
+type triggerSQL struct {
+	create         []string
+	drop, dropFunc string
+}
+
+// syncTriggerAssign renders a trigger that sets NEW.target from expr on
+// every insert and update, and the statements that remove it again.
+func syncTriggerAssign(pass *Pass, table, target, suffix string, expr *pg_query.Node) triggerSQL {
+	name := pgName(baseName(table), suffix)
+	fn := QuoteQualified(schemaOf(table) + "." + name)
+	trg := QuoteIdent(name)
+	value := withNewPrefix(expr)
+	if value == "" {
+		value = "<expression over NEW.columns>"
+	}
+	return triggerSQL{
+		create: []string{
+			"CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n  NEW." + QuoteIdent(target) + " := " + value + ";\n  RETURN NEW;\nEND\n$fn$",
+			"CREATE TRIGGER " + trg + " BEFORE INSERT OR UPDATE ON " + QuoteQualified(table) + " FOR EACH ROW " + triggerExec(pass.Options.PGVersion) + " " + fn + "()",
+		},
+		drop:     "DROP TRIGGER " + trg + " ON " + QuoteQualified(table),
+		dropFunc: "DROP FUNCTION " + fn + "()",
+	}
+}
