@@ -13,6 +13,7 @@ func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg
 	var tx *TxState
 	session := &TxState{} // autocommit statements share session settings
 	fileIgnores := map[string]*Ignore{}
+	facts := newSourceFacts(stmts)
 
 	for _, st := range stmts {
 		for i := range st.Ignores {
@@ -42,7 +43,7 @@ func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg
 			if r.Run == nil {
 				continue
 			}
-			pass := &Pass{Rule: r, Stmt: st, Schema: schema, Tx: cur, Options: &cfg.Options, Later: stmts[i+1:]}
+			pass := &Pass{Rule: r, Stmt: st, Schema: schema, Tx: cur, Options: &cfg.Options, facts: facts, index: i}
 			pass.report = func(f Finding) {
 				fillFinding(&f, pass)
 				if suppressed(st, fileIgnores, f.Rule) {

@@ -25,12 +25,70 @@ type Pass struct {
 	Schema  *Schema
 	Tx      *TxState
 	Options *Options
-	// Later holds the statements after Stmt in the same source, in order,
-	// for rules whose verdict depends on what the migration does next
-	// (an FK whose index is created a few lines further down).
-	Later []*Statement
+	report  func(Finding)
+	facts   *sourceFacts
+	index   int // of Stmt in the source's statements
+}
 
-	report func(Finding)
+// sourceFacts are look-ahead facts about a whole source, computed once so
+// that rules asking "does the migration do X later?" stay linear.
+type sourceFacts struct {
+	// indexes maps a table to the CREATE INDEX statements on it, in order.
+	indexes map[string][]laterIndex
+}
+
+type laterIndex struct {
+	at   int // statement index
+	down bool
+	cols []string
+}
+
+func newSourceFacts(stmts []*Statement) *sourceFacts {
+	f := &sourceFacts{indexes: map[string][]laterIndex{}}
+	for i, st := range stmts {
+		if st.Node == nil {
+			continue
+		}
+		ix := st.Node.GetIndexStmt()
+		if ix == nil {
+			continue
+		}
+		cols := make([]string, 0, len(ix.IndexParams))
+		for _, p := range ix.IndexParams {
+			if ie := p.GetIndexElem(); ie != nil {
+				cols = append(cols, ie.Name)
+			}
+		}
+		t := RangeVarName(ix.Relation)
+		f.indexes[t] = append(f.indexes[t], laterIndex{at: i, down: st.Down, cols: cols})
+	}
+	return f
+}
+
+// IndexedLater reports whether a later statement of the same migration,
+// in the same direction, creates an index on table whose leading columns
+// are cols: creating a table with its foreign keys and then its indexes is
+// the usual order.
+func (p *Pass) IndexedLater(table string, cols []string) bool {
+	if p.facts == nil {
+		return false
+	}
+	for _, ix := range p.facts.indexes[table] {
+		if ix.at <= p.index || ix.down != p.Stmt.Down || len(ix.cols) < len(cols) {
+			continue
+		}
+		match := true
+		for i, c := range cols {
+			if ix.cols[i] != c {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
 
 // Report records a finding for the current statement. File, positions,

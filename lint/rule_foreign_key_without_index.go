@@ -20,7 +20,7 @@ var ruleForeignKeyWithoutIndex = register(&Rule{
 		}
 		for _, fk := range fks {
 			if len(fk.cols) == 0 || pass.Schema.HasIndexLeading(child, fk.cols) || coveredBy(keys, fk.cols) ||
-				indexedLater(pass, child, fk.cols) {
+				pass.IndexedLater(child, fk.cols) {
 				continue
 			}
 			cols := quoteIdents(fk.cols)
@@ -146,30 +146,4 @@ func quoteIdents(cols []string) string {
 		q[i] = QuoteIdent(c)
 	}
 	return strings.Join(q, ", ")
-}
-
-// indexedLater reports whether a later statement of the same migration
-// (same direction) creates an index on table leading with cols: creating
-// the table with its FK and then its indexes is the usual order.
-func indexedLater(pass *Pass, table string, cols []string) bool {
-	for _, st := range pass.Later {
-		if st.Down != pass.Stmt.Down || st.Node == nil {
-			continue
-		}
-		ix := st.Node.GetIndexStmt()
-		if ix == nil || RangeVarName(ix.Relation) != table || len(ix.IndexParams) < len(cols) {
-			continue
-		}
-		match := true
-		for i, c := range cols {
-			if ie := ix.IndexParams[i].GetIndexElem(); ie == nil || ie.Name != c {
-				match = false
-				break
-			}
-		}
-		if match {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,609 @@
+package migrate
+
+import (
+	"strings"
+
+	"github.com/migrate-tool/migrate/lint"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// columnParts splits an added column's inline constraints.
+type columnParts struct {
+	def       *pg_query.Node // DEFAULT expression
+	notNull   bool
+	identity  bool
+	generated bool
+	others    []*pg_query.Constraint // CHECK, REFERENCES, UNIQUE, PRIMARY KEY
+}
+
+func splitColumn(cd *pg_query.ColumnDef) columnParts {
+	cp := columnParts{def: cd.RawDefault, notNull: cd.IsNotNull, identity: cd.Identity != ""}
+	for _, cn := range cd.Constraints {
+		con := cn.GetConstraint()
+		if con == nil {
+			continue
+		}
+		switch con.Contype {
+		case pg_query.ConstrType_CONSTR_NOTNULL:
+			cp.notNull = true
+		case pg_query.ConstrType_CONSTR_DEFAULT:
+			cp.def = con.RawExpr
+		case pg_query.ConstrType_CONSTR_IDENTITY:
+			cp.identity = true
+		case pg_query.ConstrType_CONSTR_GENERATED:
+			cp.generated = true
+		case pg_query.ConstrType_CONSTR_CHECK, pg_query.ConstrType_CONSTR_FOREIGN,
+			pg_query.ConstrType_CONSTR_UNIQUE, pg_query.ConstrType_CONSTR_PRIMARY:
+			if con.Contype == pg_query.ConstrType_CONSTR_PRIMARY {
+				cp.notNull = true
+			}
+			cp.others = append(cp.others, con)
+		}
+	}
+	return cp
+}
+
+// rewritingDefault reports whether ADD COLUMN with this default rewrites
+// the table: volatile defaults always, any default before PostgreSQL 11.
+func (p *planner) rewritingDefault(def *pg_query.Node) bool {
+	if def == nil {
+		return false
+	}
+	if c := def.GetAConst(); c != nil && c.Isnull {
+		return false
+	}
+	return p.opts.PGVersion < 11 || isVolatile(def)
+}
+
+func (p *planner) addColumnNeedsRecipe(cd *pg_query.ColumnDef) bool {
+	if cd == nil {
+		return false
+	}
+	cp := splitColumn(cd)
+	typ := lint.TypeNameOf(cd.TypeName)
+	switch typ.Name {
+	case "serial", "bigserial", "smallserial":
+		return true
+	}
+	if dt := p.schema.Types[qualifyName(typ.Name)]; dt != nil && dt.HasCheck {
+		return true
+	}
+	return cp.identity || cp.generated || len(cp.others) > 0 ||
+		p.rewritingDefault(cp.def) || (cp.notNull && cp.def == nil)
+}
+
+// addColumn plans ADD COLUMN whose default rewrites the table (R1), whose
+// NOT NULL needs R3, or whose inline constraints need their own recipes
+// (A8): the plain column first, then each part.
+func (p *planner) addColumn(at *pg_query.AlterTableStmt, table string, t *lint.Table, cmd *pg_query.AlterTableCmd) {
+	cd := cmd.Def.GetColumnDef()
+	cp := splitColumn(cd)
+	col := cd.Colname
+	one := alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: cmd}})
+	ael := lock(table, lint.AccessExclusive)
+	typ := lint.TypeNameOf(cd.TypeName)
+	switch {
+	case typ.Name == "serial" || typ.Name == "bigserial" || typ.Name == "smallserial" || cp.identity:
+		p.refuse(RuleSerialColumn, "an auto-increment or identity column rewrites the table under ACCESS EXCLUSIVE; "+
+			"add a plain bigint column with a sequence default, backfill it, then add the identity (locks.md R2)", one, ael)
+		return
+	case cp.generated:
+		p.refuse(RuleGeneratedColumn, "a stored generated column rewrites the table under ACCESS EXCLUSIVE; "+
+			"add a plain column kept current by a BEFORE INSERT OR UPDATE trigger and backfill it", one, ael)
+		return
+	case cp.notNull && cp.def == nil:
+		p.refuse(RuleRequiredField, "existing rows have no value for the new NOT NULL column, so the statement fails on a populated table; "+
+			"give it a DEFAULT, or add it nullable, backfill it and then SET NOT NULL", one, ael)
+		return
+	}
+	if dt := p.schema.Types[qualifyName(typ.Name)]; dt != nil && dt.HasCheck {
+		p.refuse(RuleRewrite, "a column of a domain with a CHECK rewrites the table; add it as "+dt.Base.String()+
+			", backfill, then add the CHECK NOT VALID and VALIDATE it", one, ael)
+		return
+	}
+
+	rewrite := p.rewritingDefault(cp.def)
+	plain := clone(cd)
+	plain.RawDefault = nil
+	plain.IsNotNull = false
+	plain.Constraints = nil
+	for _, cn := range cd.Constraints {
+		con := cn.GetConstraint()
+		switch con.GetContype() {
+		case pg_query.ConstrType_CONSTR_DEFAULT, pg_query.ConstrType_CONSTR_NOTNULL:
+			if !rewrite {
+				plain.Constraints = append(plain.Constraints, cn)
+			}
+		case pg_query.ConstrType_CONSTR_NULL, pg_query.ConstrType_CONSTR_ATTR_DEFERRABLE,
+			pg_query.ConstrType_CONSTR_ATTR_NOT_DEFERRABLE, pg_query.ConstrType_CONSTR_ATTR_DEFERRED,
+			pg_query.ConstrType_CONSTR_ATTR_IMMEDIATE:
+			// Attributes of the constraints handled below; NULL is a no-op.
+		}
+	}
+	if !rewrite && cp.notNull && !hasNotNull(plain) {
+		// A PRIMARY KEY implied NOT NULL; with a constant default it is instant.
+		plain.Constraints = append(plain.Constraints, &pg_query.Node{Node: &pg_query.Node_Constraint{
+			Constraint: &pg_query.Constraint{Contype: pg_query.ConstrType_CONSTR_NOTNULL}}})
+	}
+	addCmd := clone(cmd)
+	addCmd.Def = &pg_query.Node{Node: &pg_query.Node_ColumnDef{ColumnDef: plain}}
+	sql := []string{alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: addCmd}})}
+	desc := "add column " + col + " to " + lint.DisplayName(table)
+	if rewrite {
+		sql = append(sql, "ALTER TABLE "+qt(table)+" ALTER COLUMN "+qi(col)+" SET DEFAULT "+deparseExpr(cp.def)+";")
+		desc += " without a value for existing rows (no rewrite); new rows get the default"
+	} else {
+		desc += " (catalog only)"
+	}
+	p.add(Expand, classDDL, desc, joinSQL(sql...),
+		"ALTER TABLE "+qt(table)+" DROP COLUMN IF EXISTS "+qi(col)+";", ael)
+
+	if rewrite {
+		p.addBackfill(table, "fill "+col+" of existing rows with its default, in batches",
+			&BackfillSpec{Table: qt(table), Set: qi(col) + " = " + deparseExpr(cp.def), Where: qi(col) + " IS NULL"})
+		if cp.notNull {
+			ph := p.afterBackfill(table)
+			p.setNotNull(table, []string{col}, []string{p.notNullCheck(table, col, ph)}, ph, "")
+		}
+	}
+	for _, con := range cp.others {
+		p.addConstraint(at, table, t, con, []string{col})
+	}
+}
+
+func hasNotNull(cd *pg_query.ColumnDef) bool {
+	for _, cn := range cd.Constraints {
+		if cn.GetConstraint().GetContype() == pg_query.ConstrType_CONSTR_NOTNULL {
+			return true
+		}
+	}
+	return false
+}
+
+// addBackfill appends a backfill step and marks the table's data as
+// changing, so later steps that read it follow.
+func (p *planner) addBackfill(table, desc string, spec *BackfillSpec) *Step {
+	s := p.add(Backfill, classBackfill, desc, "", "", lock(table, lint.RowExclusive))
+	s.Backfill = spec
+	p.backfill[table] = true
+	return s
+}
+
+// notNullCheck adds the first two steps of R3: a NOT VALID check (new
+// writes are checked, no scan) and its validation in its own transaction.
+// It returns the check's name.
+func (p *planner) notNullCheck(table, col string, ph Phase) string {
+	name := reservedName("nn", relName(table), col)
+	p.add(ph, classDDL, "check "+col+" IS NOT NULL for new writes (NOT VALID: no scan)",
+		"ALTER TABLE "+qt(table)+" ADD CONSTRAINT "+qi(name)+" CHECK ("+qi(col)+" IS NOT NULL) NOT VALID;",
+		"ALTER TABLE "+qt(table)+" DROP CONSTRAINT IF EXISTS "+qi(name)+";",
+		lock(table, lint.AccessExclusive))
+	p.validate(table, name, ph)
+	return name
+}
+
+// validate adds VALIDATE CONSTRAINT as its own step: it scans under SHARE
+// UPDATE EXCLUSIVE, so writes go on, and its time depends on the table's
+// size, so no statement timeout.
+func (p *planner) validate(table, name string, ph Phase, extra ...lint.Lock) {
+	p.add(ph, classValidate, "validate "+name+" (scans under SHARE UPDATE EXCLUSIVE; reads and writes go on)",
+		"ALTER TABLE "+qt(table)+" VALIDATE CONSTRAINT "+qi(name)+";", "",
+		append([]lint.Lock{lock(table, lint.ShareUpdateExclusive)}, extra...)...)
+}
+
+// setNotNull is the last step of R3: SET NOT NULL finds the validated
+// checks and skips its scan (PostgreSQL 12+), then the checks go. then is
+// SQL to run in the same transaction before the checks are dropped.
+func (p *planner) setNotNull(table string, cols, checks []string, ph Phase, then string) {
+	var sql []string
+	for _, c := range cols {
+		sql = append(sql, "ALTER TABLE "+qt(table)+" ALTER COLUMN "+qi(c)+" SET NOT NULL;")
+	}
+	sql = append(sql, then)
+	for _, ch := range checks {
+		sql = append(sql, "ALTER TABLE "+qt(table)+" DROP CONSTRAINT "+qi(ch)+";")
+	}
+	desc := "set NOT NULL on " + strings.Join(cols, ", ") + " (no scan: the validated check proves it) and drop the check"
+	if p.opts.PGVersion < 12 {
+		desc = "set NOT NULL on " + strings.Join(cols, ", ") + " (PostgreSQL < 12 still scans under ACCESS EXCLUSIVE) and drop the check"
+	}
+	var undo []string
+	if then == "" {
+		for _, c := range cols {
+			undo = append(undo, "ALTER TABLE "+qt(table)+" ALTER COLUMN "+qi(c)+" DROP NOT NULL;")
+		}
+	}
+	p.add(ph, classDDL, desc, joinSQL(sql...), joinSQL(undo...), lock(table, lint.AccessExclusive))
+}
+
+// typeSQL renders a model type as SQL, quoting user-defined type names.
+func typeSQL(t lint.TypeName) string {
+	if strings.Contains(t.Name, ".") {
+		s := qt(t.Name)
+		return s + strings.TrimPrefix(t.String(), t.Name)
+	}
+	return t.String()
+}
+
+// binaryCoercible returns why a type change needs no rewrite (locks.md
+// §1.10), or "" when it does or the old type is unknown.
+func (p *planner) binaryCoercible(t *lint.Table, cmd *pg_query.AlterTableCmd) string {
+	cd := cmd.Def.GetColumnDef()
+	col := t.Column(cmd.Name)
+	if cd == nil || col == nil {
+		return ""
+	}
+	if u := cd.RawDefault; u != nil {
+		// A USING that is a plain cast of the column to the target type
+		// changes nothing; any other expression computes new values.
+		tc := u.GetTypeCast()
+		if tc == nil || tc.Arg.GetColumnRef() == nil || lint.TypeNameOf(tc.TypeName).Name != lint.TypeNameOf(cd.TypeName).Name {
+			return ""
+		}
+	}
+	from, to := col.Type, lint.TypeNameOf(cd.TypeName)
+	if from.Array != to.Array {
+		return ""
+	}
+	widens := func() bool { // same type, modifiers dropped or not smaller
+		if len(to.Mods) == 0 {
+			return true
+		}
+		if len(from.Mods) == 0 || len(from.Mods) != len(to.Mods) {
+			return false
+		}
+		return to.Mods[0] >= from.Mods[0]
+	}
+	switch {
+	case from.Name == to.Name && from.Name == "numeric":
+		if len(to.Mods) == 0 || (len(from.Mods) == 2 && len(to.Mods) == 2 && to.Mods[0] >= from.Mods[0] && to.Mods[1] == from.Mods[1]) {
+			return "numeric precision widened"
+		}
+	case from.Name == to.Name && (from.Name == "varchar" || from.Name == "varbit" || from.Name == "interval" ||
+		from.Name == "time" || from.Name == "timetz" || from.Name == "bit"):
+		if widens() {
+			return "type widened"
+		}
+	case from.Name == to.Name && equalMods(from.Mods, to.Mods):
+		return "same type"
+	case from.Name == "varchar" && to.Name == "text",
+		from.Name == "text" && to.Name == "varchar" && len(to.Mods) == 0,
+		from.Name == "cidr" && to.Name == "inet":
+		return "binary-coercible"
+	case p.opts.PGVersion >= 12 && (from.Name == "timestamp" && to.Name == "timestamptz" || from.Name == "timestamptz" && to.Name == "timestamp"):
+		if len(to.Mods) == 0 || equalMods(from.Mods, to.Mods) {
+			return "timezone"
+		}
+	}
+	return ""
+}
+
+func equalMods(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// changeType plans a rewriting type change with R4: a shadow column kept
+// current by a trigger, a backfill, copies of the column's indexes, and
+// one short transaction that swaps the columns under the old name.
+func (p *planner) changeType(at *pg_query.AlterTableStmt, table string, t *lint.Table, cmd *pg_query.AlterTableCmd) {
+	cd := cmd.Def.GetColumnDef()
+	old := cmd.Name
+	expr := cd.RawDefault
+	if expr == nil {
+		expr = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+			Arg:      &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: []*pg_query.Node{pg_query.MakeStrNode(old)}}}},
+			TypeName: cd.TypeName, Location: -1}}}
+	}
+	newCol := reservedName("new", old)
+	add := &pg_query.ColumnDef{Colname: newCol, TypeName: cd.TypeName, CollClause: cd.CollClause, IsLocal: true}
+	addSQL := alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: &pg_query.AlterTableCmd{
+		Subtype: pg_query.AlterTableType_AT_AddColumn, Def: &pg_query.Node{Node: &pg_query.Node_ColumnDef{ColumnDef: add}}}}})
+	note := ""
+	if t.Column(old) == nil {
+		note = " (the old type is unknown to the plan; if the change is binary-coercible the plain ALTER would be instant)"
+	}
+	p.shadowColumn(shadow{
+		table: table, t: t, old: old, newCol: newCol, final: old,
+		addSQL: addSQL, expr: expr,
+		why: "change the type of " + old + " to " + lint.TypeNameOf(cd.TypeName).String() + " without a rewrite" + note,
+	})
+}
+
+// rename plans RENAME of a column (R5) or a table (rename plus a view
+// under the old name); other renames pass through.
+func (p *planner) rename(rs *pg_query.RenameStmt) {
+	table := lint.RangeVarName(rs.Relation)
+	t := p.schema.Table(table)
+	if p.isNew(t) || rs.Relation == nil {
+		p.passThrough()
+		return
+	}
+	switch rs.RenameType {
+	case pg_query.ObjectType_OBJECT_COLUMN:
+		if rs.RelationType != pg_query.ObjectType_OBJECT_TABLE {
+			p.passThrough()
+			return
+		}
+		p.renameColumn(table, t, rs.Subname, rs.Newname)
+	case pg_query.ObjectType_OBJECT_TABLE:
+		newName := inSchema(table, rs.Newname)
+		p.add(Expand, classDDL, "rename "+lint.DisplayName(table)+" to "+rs.Newname+" and keep the old name working as a view",
+			joinSQL("ALTER TABLE "+qt(table)+" RENAME TO "+qi(rs.Newname)+";",
+				"CREATE VIEW "+qt(table)+" AS SELECT * FROM "+qt(newName)+";"),
+			joinSQL("DROP VIEW IF EXISTS "+qt(table)+";", "ALTER TABLE "+qt(newName)+" RENAME TO "+qi(relName(table))+";"),
+			lock(table, lint.AccessExclusive))
+		p.add(Contract, classDDL, "drop the compatibility view "+lint.DisplayName(table)+" once no running code uses the old name",
+			"DROP VIEW "+qt(table)+";", "CREATE VIEW "+qt(table)+" AS SELECT * FROM "+qt(newName)+";",
+			lock(table, lint.AccessExclusive)).Breaking = true
+	default:
+		p.passThrough()
+	}
+}
+
+// renameColumn is R5: the new column is added and kept in sync with the
+// old one in both directions, so old and new application code can run
+// side by side; the old column goes in a breaking contract step.
+func (p *planner) renameColumn(table string, t *lint.Table, old, newName string) {
+	var addSQL string
+	if c := t.Column(old); c != nil {
+		addSQL = "ALTER TABLE " + qt(table) + " ADD COLUMN " + qi(newName) + " " + typeSQL(c.Type) + ";"
+	} else {
+		// The type is only known to the database: read it there.
+		addSQL = "DO $migrate$\nBEGIN\n  EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', " + regclass(table) + ", " +
+			quoteLiteral(newName) + ",\n    (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = " +
+			regclass(table) + " AND attname = " + quoteLiteral(old) + " AND NOT attisdropped));\nEND\n$migrate$;"
+	}
+	p.shadowColumn(shadow{
+		table: table, t: t, old: old, newCol: newName, addSQL: addSQL, twoWay: true,
+		why: "rename " + old + " to " + newName + " while old and new application code both run",
+	})
+}
+
+// shadow describes a column copied into a new one (R4, R5).
+type shadow struct {
+	table  string
+	t      *lint.Table
+	old    string
+	newCol string
+	final  string         // name the new column takes in the swap; "" keeps newCol
+	addSQL string         // adds newCol
+	expr   *pg_query.Node // newCol's value from the row; nil copies old
+	twoWay bool           // writes to either column reach the other
+	why    string
+}
+
+func (sh shadow) value(rec string) string {
+	if sh.expr == nil {
+		return rec + qi(sh.old)
+	}
+	if rec == "" {
+		return deparseExpr(sh.expr)
+	}
+	return deparseExpr(qualifyRefs(sh.expr, strings.ToLower(strings.TrimSuffix(rec, "."))))
+}
+
+// shadowColumn plans the steps shared by R4 and R5.
+func (p *planner) shadowColumn(sh shadow) {
+	table, old, nc := sh.table, sh.old, sh.newCol
+	tq := qt(table)
+	ael := lock(table, lint.AccessExclusive)
+	p.add(Expand, classDDL, sh.why+": add column "+nc, sh.addSQL,
+		"ALTER TABLE "+tq+" DROP COLUMN IF EXISTS "+qi(nc)+";", ael)
+
+	trig := reservedName("sync", relName(table), old)
+	fn := qt(inSchema(table, trig))
+	var body string
+	if sh.twoWay {
+		cmp := func(rec, col string) string { return rec + "." + qi(col) }
+		if c := sh.t.Column(old); c != nil && c.Type.Name == "json" {
+			// json has no equality operator; compare the text.
+			cmp = func(rec, col string) string { return rec + "." + qi(col) + "::text" }
+		}
+		// Whichever column the writer changed wins, so neither old code
+		// writing the old column nor new code writing the new one loses
+		// its update to the copy running the other way.
+		body = "  IF TG_OP = 'INSERT' THEN\n" +
+			"    IF NEW." + qi(nc) + " IS NULL THEN\n      NEW." + qi(nc) + " := NEW." + qi(old) + ";\n" +
+			"    ELSE\n      NEW." + qi(old) + " := NEW." + qi(nc) + ";\n    END IF;\n" +
+			"  ELSIF " + cmp("NEW", nc) + " IS DISTINCT FROM " + cmp("OLD", nc) + " THEN\n" +
+			"    NEW." + qi(old) + " := NEW." + qi(nc) + ";\n" +
+			"  ELSIF " + cmp("NEW", old) + " IS DISTINCT FROM " + cmp("OLD", old) + " THEN\n" +
+			"    NEW." + qi(nc) + " := NEW." + qi(old) + ";\n" +
+			"  END IF;\n"
+	} else {
+		body = "  NEW." + qi(nc) + " := " + sh.value("NEW.") + ";\n"
+	}
+	exec := "FUNCTION"
+	if p.opts.PGVersion < 11 {
+		exec = "PROCEDURE"
+	}
+	direction := "copy every write of " + old + " into " + nc
+	if sh.twoWay {
+		direction = "keep " + old + " and " + nc + " in sync both ways (the side a writer changed wins)"
+	}
+	p.add(Expand, classDDL, direction+" with a trigger",
+		joinSQL("CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $migrate$\nBEGIN\n"+body+"  RETURN NEW;\nEND\n$migrate$;",
+			"CREATE TRIGGER "+qi(trig)+" BEFORE INSERT OR UPDATE ON "+tq+" FOR EACH ROW EXECUTE "+exec+" "+fn+"();"),
+		joinSQL("DROP TRIGGER IF EXISTS "+qi(trig)+" ON "+tq+";", "DROP FUNCTION IF EXISTS "+fn+"();"),
+		lock(table, lint.ShareRowExclusive))
+
+	p.addBackfill(table, "copy "+old+" into "+nc+" for existing rows, in batches",
+		&BackfillSpec{Table: tq, Set: qi(nc) + " = " + sh.value(""), Where: qi(nc) + " IS NULL AND " + qi(old) + " IS NOT NULL"})
+
+	var nnChecks, nnCols []string
+	if c := sh.t.Column(old); c != nil && c.NotNull {
+		nnChecks = append(nnChecks, p.notNullCheck(table, nc, Contract))
+		nnCols = append(nnCols, nc)
+	}
+
+	// Copies of the indexes and unique constraints that include the old
+	// column, built before the swap so it stays short.
+	var kept []string // names of the old column's indexes/constraints the swap recreates
+	var swapTail []string
+	for _, ix := range p.indexesWith(table, old) {
+		cols := replaceCol(ix.Columns, old, nc)
+		copyName := reservedName("dup", relName(ix.Name))
+		p.add(Contract, classConcurrent, "build a copy of index "+relName(ix.Name)+" on "+nc,
+			"CREATE "+uniqueSQL(ix.Unique)+"INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
+			lock(table, lint.ShareUpdateExclusive))
+		kept = append(kept, relName(ix.Name))
+		swapTail = append(swapTail, "ALTER INDEX "+qt(inSchema(table, copyName))+" RENAME TO "+qi(relName(ix.Name))+";")
+	}
+	for _, con := range constraintsOf(sh.t) {
+		if (con.Kind != "unique" && con.Kind != "primary") || !contains(con.Columns, old) {
+			continue
+		}
+		cols := replaceCol(con.Columns, old, nc)
+		copyName := reservedName("dup", con.Name)
+		p.add(Contract, classConcurrent, "build a unique index for a copy of "+con.Name+" on "+nc,
+			"CREATE UNIQUE INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
+			lock(table, lint.ShareUpdateExclusive))
+		kind := "UNIQUE"
+		if con.Kind == "primary" {
+			kind = "PRIMARY KEY"
+		}
+		kept = append(kept, con.Name)
+		swapTail = append(swapTail, "ALTER TABLE "+tq+" ADD CONSTRAINT "+qi(con.Name)+" "+kind+" USING INDEX "+qi(copyName)+";")
+	}
+
+	final := nc
+	var swap []string
+	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0),
+		"DROP TRIGGER "+qi(trig)+" ON "+tq+";",
+		"DROP FUNCTION "+fn+"();",
+		"ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
+	if sh.final != "" {
+		swap = append(swap, "ALTER TABLE "+tq+" RENAME COLUMN "+qi(nc)+" TO "+qi(sh.final)+";")
+		final = sh.final
+	}
+	for _, c := range nnCols {
+		swap = append(swap, "ALTER TABLE "+tq+" ALTER COLUMN "+qi(renamed(c, nc, final))+" SET NOT NULL;")
+	}
+	swap = append(swap, swapTail...)
+	for _, ch := range nnChecks {
+		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
+	}
+	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", ael)
+	if sh.final != "" {
+		s.Description = "swap in one short transaction: drop the trigger and the old " + old + ", give " + nc +
+			" its name, default and indexes (same name, so running code keeps working; the column moves to the end)"
+	} else {
+		s.Breaking = true
+		s.Description = "drop the old column " + old + " and the sync trigger once no running code uses " + old +
+			"; " + nc + " takes over its default and indexes"
+	}
+}
+
+// swapGuard is a DO block run first in the swap transaction: it copies the
+// old column's default to the new one, and aborts the swap (changing
+// nothing) when the old column has indexes, constraints or properties the
+// plan did not copy, since DROP COLUMN would silently drop them.
+func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied bool) string {
+	reg := regclass(sh.table)
+	attnum := "(SELECT attnum FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND NOT attisdropped)"
+	keptList := "''"
+	if len(kept) > 0 {
+		q := make([]string, len(kept))
+		for i, k := range kept {
+			q[i] = quoteLiteral(k)
+		}
+		keptList = strings.Join(q, ", ")
+	}
+	nn := ""
+	if !notNullCopied {
+		nn = "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND attnotnull) THEN\n" +
+			"    RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', " + quoteLiteral(sh.old) + ";\n" +
+			"  END IF;\n"
+	}
+	return "DO $migrate$\nDECLARE\n  missing text;\n  def text;\nBEGIN\n" +
+		"  SELECT string_agg(name, ', ') INTO missing FROM (\n" +
+		"    SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid\n" +
+		"    WHERE i.indrelid = " + reg + " AND " + attnum + " = ANY (i.indkey::int2[])\n" +
+		"    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = " + reg + " AND contype <> 'n' AND " + attnum + " = ANY (conkey)\n" +
+		"  ) s WHERE name NOT IN (" + keptList + ");\n" +
+		"  IF missing IS NOT NULL THEN\n" +
+		"    RAISE EXCEPTION 'migrate: dropping % would also drop %, which the plan did not copy; re-plan with the migration that created them', " + quoteLiteral(sh.old) + ", missing;\n" +
+		"  END IF;\n" + nn +
+		"  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum\n" +
+		"  WHERE d.adrelid = " + reg + " AND a.attname = " + quoteLiteral(sh.old) + ";\n" +
+		"  IF def IS NOT NULL THEN\n" +
+		"    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', " + reg + ", " + quoteLiteral(sh.newCol) + ", def);\n" +
+		"  END IF;\n" +
+		"END\n$migrate$;"
+}
+
+// indexesWith lists the model's plain indexes on table that use col.
+func (p *planner) indexesWith(table, col string) []*lint.Index {
+	var out []*lint.Index
+	for _, ix := range p.schema.IndexesOn(table) {
+		if contains(ix.Columns, col) && !contains(ix.Columns, "") && !ix.Only {
+			out = append(out, ix)
+		}
+	}
+	sortIndexes(out)
+	return out
+}
+
+func sortIndexes(ixs []*lint.Index) {
+	for i := 1; i < len(ixs); i++ {
+		for j := i; j > 0 && ixs[j].Name < ixs[j-1].Name; j-- {
+			ixs[j], ixs[j-1] = ixs[j-1], ixs[j]
+		}
+	}
+}
+
+func renamed(c, from, to string) string {
+	if c == from {
+		return to
+	}
+	return c
+}
+
+func replaceCol(cols []string, from, to string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = renamed(c, from, to)
+	}
+	return out
+}
+
+func identList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = qi(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+func uniqueSQL(u bool) string {
+	if u {
+		return "UNIQUE "
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func constraintsOf(t *lint.Table) []*lint.Constraint {
+	if t == nil {
+		return nil
+	}
+	return t.Constraints
+}
