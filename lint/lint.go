@@ -12,6 +12,10 @@ type Config struct {
 	Disabled []string
 	// Severity overrides a rule's default severity.
 	Severity map[string]Severity
+	// Schema, when set, is the database the migrations will run on (read
+	// from the live catalog with --dsn); it is updated in place as
+	// statements are applied. Nil starts from an empty model.
+	Schema *Schema
 }
 
 // Result is everything one lint run found. Its JSON form is the contract
@@ -38,7 +42,10 @@ func Lint(sources []*Source, cfg Config) *Result {
 	}
 	res := &Result{PGVersion: cfg.PGVersion}
 	rules := cfg.rules()
-	schema := NewSchema()
+	schema := cfg.Schema
+	if schema == nil {
+		schema = NewSchema()
+	}
 	for _, src := range sources {
 		stmts, err := Parse(src, cfg.Options)
 		if err != nil {

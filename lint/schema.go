@@ -33,6 +33,13 @@ type Table struct {
 	Origin *Source
 	// CreatedTx is the transaction (within Origin) that created it.
 	CreatedTx int
+
+	// Rows and Bytes are the live catalog's estimates (reltuples,
+	// pg_total_relation_size); HasStats says they were read, so 0 means
+	// empty rather than unknown.
+	Rows     int64
+	Bytes    int64
+	HasStats bool
 }
 
 // Column is one column of a table.
