@@ -296,7 +296,7 @@ func TestApplyLongTransaction(t *testing.T) {
 			time.Sleep(5 * time.Second)
 			tx.Commit(ctx)
 		}()
-		defer func() { <-committed }() // before holder.Close: one goroutine per connection
+		defer func() { <-committed }()      // before holder.Close: one goroutine per connection
 		time.Sleep(1500 * time.Millisecond) // older than the idle grace
 		res := e.migrateCmd(ctx, db, applyArgs(file)...)
 		maxLat, txs, errs := tr.finish()
