@@ -16,6 +16,7 @@ import (
 )
 
 func lintCommand() *cli.Command {
+	lint.RegisterDatabaseRules()
 	return &cli.Command{
 		Name:      "lint",
 		Usage:     "find statements that lock, rewrite or scan busy tables",
@@ -43,8 +44,17 @@ Examples:
    migrate lint --format sarif --output migrate.sarif migrations/
    migrate lint --disable missing-lock-timeout migrations/
    pbpaste | migrate lint -        # check an AI assistant's answer before running it
-   migrate lint --list-rules`,
-		Flags: []cli.Flag{
+   migrate lint --dsn "$DATABASE_URL" migrations/   # verdicts from the live catalog (read-only)
+   migrate lint --trace --trace-dsn postgres:///scratch --trace-disposable migrations/
+   migrate lint --list-rules
+
+With --dsn the server's version replaces --pg-version, existing columns,
+constraints, indexes, partitions, views and table sizes feed the verdicts, and
+lock findings on tables below --small-table are downgraded to warnings. With
+--trace every statement also runs, rolled back, on a disposable scratch
+database, and what it really locked, rewrote and scanned is added to the
+findings (see docs/lint-dsn-trace.md).`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output format: " + strings.Join(lint.Formats, ", ")},
 			&cli.StringFlag{Name: "pg-version", Usage: fmt.Sprintf("PostgreSQL major version the migrations run on, 9.6 … %d (default %d)", lint.MaxPGVersion, lint.DefaultPGVersion)},
 			&cli.StringFlag{Name: "fail-on", Usage: "lowest severity that makes the exit status 1: error, warning or info (default error)"},
@@ -56,7 +66,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "exclude", Usage: "skip input files matching this glob (repeatable; adds to the config file's list)"},
 			&cli.BoolFlag{Name: "list-rules", Usage: "list the rules with their default severity and exit"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to this file instead of standard output"},
-		},
+		}, dbLintFlags()...),
 		OnUsageError: onUsageError,
 		Action:       runLint,
 	}
@@ -87,10 +97,17 @@ func runLint(c *cli.Context) error {
 		return err
 	}
 
+	db, err := openLintDB(c, s)
+	if err != nil {
+		return err
+	}
 	sources, readErrs := lint.ReadPaths(paths, c.App.Reader, s.read)
 	res := lint.Lint(sources, s.cfg)
 	if len(readErrs) > 0 {
 		res.Errors = append(append([]lint.Error(nil), readErrs...), res.Errors...)
+	}
+	if err := db.finish(c, sources, res); err != nil {
+		return err
 	}
 
 	// Errors go to stderr first, so that on a terminal the report and its
