@@ -9,12 +9,97 @@ import (
 // skipped unless the options include them: they are rollback code, and
 // about half of what an undiscerning linter reports lands there.
 func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg *Config) []Finding {
-	var findings []Finding
-	var tx *TxState
-	session := &TxState{} // autocommit statements share session settings
-	fileIgnores := map[string]*Ignore{}
-	facts := newSourceFacts(stmts)
+	a := newAnalyzer(src, schema, rules, cfg)
+	for _, st := range stmts {
+		a.step(st)
+	}
+	return a.finish(stmts)
+}
 
+// analyzer is analyze taken one statement at a time, so that a large
+// source can be parsed, checked and dropped in windows. What needs the
+// whole source is settled in finish: ignore comments (a file-level one may
+// come last) and findings that depend on an index created further down.
+type analyzer struct {
+	src     *Source
+	schema  *Schema
+	rules   []*Rule
+	cfg     *Config
+	tx      *TxState
+	session *TxState // autocommit statements share session settings
+	n       int      // statements stepped, the index of the next one
+	facts   *sourceFacts
+	pending []pendingFinding
+}
+
+// pendingFinding is a finding waiting for finish: ignore comments may
+// still suppress it, and unlessIndexed withdraws it when a later statement
+// creates the index it asks for.
+type pendingFinding struct {
+	f             Finding
+	st            *Statement
+	at            int
+	internal      bool // the engine's own report: never suppressed
+	unlessIndexed *indexWant
+}
+
+type indexWant struct {
+	table string
+	cols  []string
+}
+
+func newAnalyzer(src *Source, schema *Schema, rules []*Rule, cfg *Config) *analyzer {
+	return &analyzer{src: src, schema: schema, rules: rules, cfg: cfg, session: &TxState{},
+		facts: &sourceFacts{indexes: map[string][]laterIndex{}}}
+}
+
+// step checks st against the schema and transaction as the statements
+// before it left them, then applies it. Every statement of the source,
+// down code included, must be stepped in order.
+func (a *analyzer) step(st *Statement) {
+	i := a.n
+	a.n++
+	a.facts.add(i, st)
+	if st.Down && !a.cfg.IncludeDown {
+		return
+	}
+	cur := a.session
+	if st.Tx != 0 {
+		if a.tx == nil || a.tx.ID != st.Tx {
+			a.tx = &TxState{ID: st.Tx, Explicit: st.Explicit, SetLockTimeout: a.session.SetLockTimeout, TimeZoneUTC: a.session.TimeZoneUTC}
+		}
+		cur = a.tx
+	} else {
+		a.tx = nil
+	}
+	shared := &stepShared{}
+	for _, r := range a.rules {
+		if r.Run == nil {
+			continue
+		}
+		pass := &Pass{Rule: r, Stmt: st, Schema: a.schema, Tx: cur, Options: &a.cfg.Options, index: i, shared: shared}
+		pass.report = func(f Finding, unless *indexWant) {
+			fillFinding(&f, pass)
+			a.pending = append(a.pending, pendingFinding{f: f, st: st, at: i, unlessIndexed: unless})
+		}
+		a.safeRun(r, pass)
+	}
+	if st.Node != nil {
+		locks := LocksOf(st, a.schema)
+		a.schema.Apply(st)
+		cur.observe(st, locks)
+	}
+	if st.Context == "" {
+		cur.Statements++
+	}
+}
+
+// finish settles the pending findings against the source's ignore
+// comments and index facts, in the order they were reported, and adds the
+// reports about ignore comments themselves. stmts are all the statements
+// stepped, with their ignore comments attached.
+func (a *analyzer) finish(stmts []*Statement) []Finding {
+	fileIgnores := map[string]*Ignore{}
 	for _, st := range stmts {
 		for i := range st.Ignores {
 			ig := &st.Ignores[i]
@@ -25,56 +110,30 @@ func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg
 			}
 		}
 	}
-
-	for i, st := range stmts {
-		if st.Down && !cfg.IncludeDown {
+	var findings []Finding
+	for i := range a.pending {
+		p := &a.pending[i]
+		if p.unlessIndexed != nil && a.facts.indexedAfter(p.at, p.st.Down, p.unlessIndexed.table, p.unlessIndexed.cols) {
 			continue
 		}
-		cur := session
-		if st.Tx != 0 {
-			if tx == nil || tx.ID != st.Tx {
-				tx = &TxState{ID: st.Tx, Explicit: st.Explicit, SetLockTimeout: session.SetLockTimeout, TimeZoneUTC: session.TimeZoneUTC}
-			}
-			cur = tx
-		} else {
-			tx = nil
+		if !p.internal && suppressed(p.st, fileIgnores, p.f.Rule) {
+			continue
 		}
-		for _, r := range rules {
-			if r.Run == nil {
-				continue
-			}
-			pass := &Pass{Rule: r, Stmt: st, Schema: schema, Tx: cur, Options: &cfg.Options, facts: facts, index: i}
-			pass.report = func(f Finding) {
-				fillFinding(&f, pass)
-				if suppressed(st, fileIgnores, f.Rule) {
-					return
-				}
-				findings = append(findings, f)
-			}
-			safeRun(r, pass, &findings)
-		}
-		if st.Node != nil {
-			locks := LocksOf(st, schema)
-			schema.Apply(st)
-			cur.observe(st, locks)
-		}
-		if st.Context == "" {
-			cur.Statements++
-		}
+		findings = append(findings, p.f)
 	}
-	findings = append(findings, ignoreFindings(src, stmts, fileIgnores, cfg)...)
-	return findings
+	a.pending = nil
+	return append(findings, ignoreFindings(a.src, stmts, fileIgnores, a.cfg)...)
 }
 
 // safeRun keeps one rule's bug from taking the whole lint run down: the
 // statement gets an internal-error finding instead of a stack trace.
-func safeRun(r *Rule, pass *Pass, findings *[]Finding) {
+func (a *analyzer) safeRun(r *Rule, pass *Pass) {
 	defer func() {
 		if v := recover(); v != nil {
 			f := Finding{Rule: r.Name, Severity: SeverityWarning,
 				Message: "internal error in rule " + r.Name + "; please report it with this statement"}
 			fillFinding(&f, pass)
-			*findings = append(*findings, f)
+			a.pending = append(a.pending, pendingFinding{f: f, st: pass.Stmt, at: pass.index, internal: true})
 		}
 	}()
 	r.Run(pass)

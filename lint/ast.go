@@ -78,6 +78,11 @@ func Deparse(stmt *pg_query.Node) string {
 	if stmt == nil {
 		return ""
 	}
+	if ix := stmt.GetIndexStmt(); ix != nil {
+		if s, ok := fastDeparseIndexStmt(ix); ok {
+			return s
+		}
+	}
 	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parserVersion(), Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
 	if err != nil {
 		return ""
@@ -101,6 +106,9 @@ var parserVersion = sync.OnceValue(func() int32 {
 func DeparseExpr(expr *pg_query.Node) string {
 	if expr == nil {
 		return ""
+	}
+	if s, ok := fastDeparseExpr(expr); ok {
+		return s
 	}
 	sel := &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
 		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: expr}}}},

@@ -9,6 +9,11 @@
 //	            -> []*Statement (parsed, positioned, transaction-annotated)
 //	            -> Schema + Rules -> []Finding -> report formats
 //
+// A large source goes through the same steps a window of statements at a
+// time (parse_stream.go), so that its parse trees never all live at once;
+// what needs the whole source (ignore comments, indexes created further
+// down) is settled when the source ends.
+//
 // The rule framework follows golang.org/x/tools/go/analysis: a Rule is a value
 // with a name, a doc line and a Run function that receives a Pass; one rule
 // lives in one file, with lint/testdata/<rule>.sql holding annotated examples.

@@ -46,7 +46,17 @@ func Lint(sources []*Source, cfg Config) *Result {
 	if schema == nil {
 		schema = NewSchema()
 	}
+	if schema.openView() {
+		defer schema.closeView()
+	}
 	for _, src := range sources {
+		if len(src.Text) >= streamMinBytes {
+			if fr, findings, ok := lintStream(src, schema, rules, &cfg); ok {
+				res.Files = append(res.Files, fr)
+				res.Findings = append(res.Findings, findings...)
+				continue
+			}
+		}
 		stmts, err := Parse(src, cfg.Options)
 		if err != nil {
 			res.Errors = append(res.Errors, *err)

@@ -40,6 +40,7 @@ func Parse(src *Source, opts Options) (stmts []*Statement, perr *Error) {
 			withBody = append(withBody, i)
 		}
 	}
+	src.Position(0) // build the shared line table before the workers read it
 	runParallel(len(withBody), func(k int) {
 		i := withBody[k]
 		defer func() {
@@ -143,28 +144,8 @@ func parseChunks(src *Source, text string, opts Options) ([]parsedStmt, *Error) 
 			continue
 		}
 		for _, ji := range jobsOf[ci] {
-			j := jobs[ji]
-			for _, rs := range j.raw {
-				lo := j.start + int(rs.StmtLocation)
-				hi := j.end
-				if rs.StmtLen > 0 {
-					hi = lo + int(rs.StmtLen)
-				}
-				lo, hi = clampRange(lo, hi, j.end)
-				if lo < j.start {
-					lo = j.start
-				}
-				s, e := trimSpan(text, lo, hi)
-				out = append(out, parsedStmt{
-					st: &Statement{
-						Source: src,
-						Node:   rs.Stmt,
-						Start:  s,
-						End:    e,
-						Down:   c.Down || src.Down,
-					},
-					chunk: ci,
-				})
+			for _, st := range jobs[ji].statements(src, text) {
+				out = append(out, parsedStmt{st: st, chunk: ci})
 			}
 		}
 	}
@@ -172,6 +153,26 @@ func parseChunks(src *Source, text string, opts Options) ([]parsedStmt, *Error) 
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// statements positions the job's parsed statements in the source.
+func (j *parseJob) statements(src *Source, text string) []*Statement {
+	down := src.Chunks[j.chunk].Down || src.Down
+	out := make([]*Statement, 0, len(j.raw))
+	for _, rs := range j.raw {
+		lo := j.start + int(rs.StmtLocation)
+		hi := j.end
+		if rs.StmtLen > 0 {
+			hi = lo + int(rs.StmtLen)
+		}
+		lo, hi = clampRange(lo, hi, j.end)
+		if lo < j.start {
+			lo = j.start
+		}
+		s, e := trimSpan(text, lo, hi)
+		out = append(out, &Statement{Source: src, Node: rs.Stmt, Start: s, End: e, Down: down})
+	}
+	return out
 }
 
 func clampRange(lo, hi, n int) (int, int) {
@@ -373,59 +374,86 @@ func txKind(n *pg_query.Node) (kind string, chain bool) {
 // for a multi-statement string, and BEGIN/COMMIT in the SQL itself.
 func assignTx(src *Source, top []parsedStmt) {
 	counts := make([]int, len(src.Chunks))
+	byChunk := make([][]*Statement, len(src.Chunks))
 	for _, ps := range top {
 		counts[ps.chunk]++
-	}
-	var (
-		nextID   int
-		cur      int
-		explicit bool
-		byChunk  = make([][]*Statement, len(src.Chunks))
-	)
-	for _, ps := range top {
 		byChunk[ps.chunk] = append(byChunk[ps.chunk], ps.st)
 	}
-	open := func() int { nextID++; return nextID }
-	for ci, c := range src.Chunks {
-		if ci > 0 && src.Chunks[ci-1].Down != c.Down {
-			// Up and down code never run in one session.
-			cur, explicit = 0, false
-		}
-		sameGroupAsPrev := ci > 0 && src.Chunks[ci-1].Tx == TxWrapped && src.Chunks[ci-1].Group == c.Group && src.Chunks[ci-1].Down == c.Down
-		if c.Tx == TxWrapped && !sameGroupAsPrev && cur == 0 {
-			cur = open()
-		}
-		multi := c.Tx == TxImplicit && counts[ci] > 1
+	tx := txAssigner{src: src}
+	for ci := range src.Chunks {
+		tx.beginChunk(ci, counts[ci])
 		for _, st := range byChunk[ci] {
-			kind, chain := txKind(st.Node)
-			switch kind {
-			case "begin":
-				if cur == 0 {
-					cur = open()
-				}
-				explicit = true
-				st.Tx, st.InTxBlock, st.Explicit = cur, true, true
-			case "end":
-				st.Tx, st.InTxBlock, st.Explicit = cur, cur != 0, explicit && cur != 0
-				if chain && cur != 0 {
-					cur = open()
-				} else {
-					cur, explicit = 0, false
-				}
-			default:
-				if cur == 0 && multi {
-					cur = open()
-				}
-				st.Tx, st.InTxBlock, st.Explicit = cur, cur != 0, explicit && cur != 0
-			}
+			tx.assign(st)
 		}
-		if multi && !explicit {
-			cur = 0 // the implicit block commits at the end of the string
+		tx.endChunk()
+	}
+}
+
+// txAssigner is assignTx one statement at a time: every chunk, in order,
+// gets beginChunk, then assign for each of its top-level statements, then
+// endChunk.
+type txAssigner struct {
+	src      *Source
+	nextID   int
+	cur      int
+	explicit bool
+	ci       int
+	multi    bool
+}
+
+// beginChunk starts chunk ci, which has count top-level statements (only
+// an implicit-transaction chunk needs the count, and only whether it is
+// more than one).
+func (a *txAssigner) beginChunk(ci, count int) {
+	chunks := a.src.Chunks
+	c := chunks[ci]
+	a.ci = ci
+	if ci > 0 && chunks[ci-1].Down != c.Down {
+		// Up and down code never run in one session.
+		a.cur, a.explicit = 0, false
+	}
+	sameGroupAsPrev := ci > 0 && chunks[ci-1].Tx == TxWrapped && chunks[ci-1].Group == c.Group && chunks[ci-1].Down == c.Down
+	if c.Tx == TxWrapped && !sameGroupAsPrev && a.cur == 0 {
+		a.cur = a.open()
+	}
+	a.multi = c.Tx == TxImplicit && count > 1
+}
+
+func (a *txAssigner) open() int { a.nextID++; return a.nextID }
+
+func (a *txAssigner) assign(st *Statement) {
+	kind, chain := txKind(st.Node)
+	switch kind {
+	case "begin":
+		if a.cur == 0 {
+			a.cur = a.open()
 		}
-		endsGroup := ci+1 >= len(src.Chunks) || src.Chunks[ci+1].Tx != TxWrapped || src.Chunks[ci+1].Group != c.Group || src.Chunks[ci+1].Down != c.Down
-		if c.Tx == TxWrapped && endsGroup {
-			cur, explicit = 0, false // the runner commits
+		a.explicit = true
+		st.Tx, st.InTxBlock, st.Explicit = a.cur, true, true
+	case "end":
+		st.Tx, st.InTxBlock, st.Explicit = a.cur, a.cur != 0, a.explicit && a.cur != 0
+		if chain && a.cur != 0 {
+			a.cur = a.open()
+		} else {
+			a.cur, a.explicit = 0, false
 		}
+	default:
+		if a.cur == 0 && a.multi {
+			a.cur = a.open()
+		}
+		st.Tx, st.InTxBlock, st.Explicit = a.cur, a.cur != 0, a.explicit && a.cur != 0
+	}
+}
+
+func (a *txAssigner) endChunk() {
+	chunks := a.src.Chunks
+	ci, c := a.ci, a.src.Chunks[a.ci]
+	if a.multi && !a.explicit {
+		a.cur = 0 // the implicit block commits at the end of the string
+	}
+	endsGroup := ci+1 >= len(chunks) || chunks[ci+1].Tx != TxWrapped || chunks[ci+1].Group != c.Group || chunks[ci+1].Down != c.Down
+	if c.Tx == TxWrapped && endsGroup {
+		a.cur, a.explicit = 0, false // the runner commits
 	}
 }
 

@@ -25,13 +25,23 @@ type Pass struct {
 	Schema  *Schema
 	Tx      *TxState
 	Options *Options
-	report  func(Finding)
-	facts   *sourceFacts
-	index   int // of Stmt in the source's statements
+	report  func(Finding, *indexWant)
+	index   int // of Stmt among the source's statements
+	// shared is what the rules' helpers work out once per statement for
+	// all rules (nil for a Pass built by hand).
+	shared *stepShared
 }
 
-// sourceFacts are look-ahead facts about a whole source, computed once so
-// that rules asking "does the migration do X later?" stay linear.
+// stepShared memoizes per-statement helpers: some twenty rules ask for the
+// same facts about every ALTER TABLE.
+type stepShared struct {
+	alter     *alterTarget
+	alterDone bool
+}
+
+// sourceFacts are facts about a whole source that rules need from further
+// down: they are gathered as statements are stepped and consulted when the
+// source is finished.
 type sourceFacts struct {
 	// indexes maps a table to the CREATE INDEX statements on it, in order.
 	indexes map[string][]laterIndex
@@ -43,38 +53,29 @@ type laterIndex struct {
 	cols []string
 }
 
-func newSourceFacts(stmts []*Statement) *sourceFacts {
-	f := &sourceFacts{indexes: map[string][]laterIndex{}}
-	for i, st := range stmts {
-		if st.Node == nil {
-			continue
-		}
-		ix := st.Node.GetIndexStmt()
-		if ix == nil {
-			continue
-		}
-		cols := make([]string, 0, len(ix.IndexParams))
-		for _, p := range ix.IndexParams {
-			if ie := p.GetIndexElem(); ie != nil {
-				cols = append(cols, ie.Name)
-			}
-		}
-		t := RangeVarName(ix.Relation)
-		f.indexes[t] = append(f.indexes[t], laterIndex{at: i, down: st.Down, cols: cols})
+func (f *sourceFacts) add(i int, st *Statement) {
+	if st.Node == nil {
+		return
 	}
-	return f
+	ix := st.Node.GetIndexStmt()
+	if ix == nil {
+		return
+	}
+	cols := make([]string, 0, len(ix.IndexParams))
+	for _, p := range ix.IndexParams {
+		if ie := p.GetIndexElem(); ie != nil {
+			cols = append(cols, ie.Name)
+		}
+	}
+	t := RangeVarName(ix.Relation)
+	f.indexes[t] = append(f.indexes[t], laterIndex{at: i, down: st.Down, cols: cols})
 }
 
-// IndexedLater reports whether a later statement of the same migration,
-// in the same direction, creates an index on table whose leading columns
-// are cols: creating a table with its foreign keys and then its indexes is
-// the usual order.
-func (p *Pass) IndexedLater(table string, cols []string) bool {
-	if p.facts == nil {
-		return false
-	}
-	for _, ix := range p.facts.indexes[table] {
-		if ix.at <= p.index || ix.down != p.Stmt.Down || len(ix.cols) < len(cols) {
+// indexedAfter reports whether a statement after statement at, in the
+// same direction, creates an index on table whose leading columns are cols.
+func (f *sourceFacts) indexedAfter(at int, down bool, table string, cols []string) bool {
+	for _, ix := range f.indexes[table] {
+		if ix.at <= at || ix.down != down || len(ix.cols) < len(cols) {
 			continue
 		}
 		match := true
@@ -94,7 +95,17 @@ func (p *Pass) IndexedLater(table string, cols []string) bool {
 // Report records a finding for the current statement. File, positions,
 // rule, severity, statement text and doc are filled in by the caller when
 // left empty.
-func (p *Pass) Report(f Finding) { p.report(f) }
+func (p *Pass) Report(f Finding) { p.report(f, nil) }
+
+// ReportUnlessIndexedLater records a finding that is withdrawn when a later
+// statement of the same migration, in the same direction, creates an index
+// on table whose leading columns are cols: creating a table with its
+// foreign keys and then its indexes is the usual order. The later
+// statements may not have been read yet, so the answer waits for the end
+// of the source.
+func (p *Pass) ReportUnlessIndexedLater(table string, cols []string, f Finding) {
+	p.report(f, &indexWant{table: table, cols: cols})
+}
 
 // Options are the inputs to linting that do not come from the SQL itself.
 type Options struct {

@@ -19,8 +19,7 @@ var ruleForeignKeyWithoutIndex = register(&Rule{
 			return
 		}
 		for _, fk := range fks {
-			if len(fk.cols) == 0 || pass.Schema.HasIndexLeading(child, fk.cols) || coveredBy(keys, fk.cols) ||
-				pass.IndexedLater(child, fk.cols) {
+			if len(fk.cols) == 0 || pass.Schema.HasIndexLeading(child, fk.cols) || coveredBy(keys, fk.cols) {
 				continue
 			}
 			cols := quoteIdents(fk.cols)
@@ -38,7 +37,7 @@ var ruleForeignKeyWithoutIndex = register(&Rule{
 					"CREATE INDEX CONCURRENTLY " + QuoteIdent(name) + " ON " + displayQuoted(child) + " (" + cols + ");\n" +
 					"-- then add the foreign key (NOT VALID, and VALIDATE CONSTRAINT in a later transaction)"
 			}
-			pass.Report(Finding{
+			pass.ReportUnlessIndexedLater(child, fk.cols, Finding{
 				Message: "foreign key " + DisplayName(child) + " (" + cols + ") → " + DisplayName(fk.parent) + " has no index on " + DisplayName(child) +
 					" whose leading columns are (" + cols + "): every DELETE from " + DisplayName(fk.parent) + ", and every UPDATE of its key, scans " +
 					DisplayName(child) + " to find referencing rows, under the parent's row locks",

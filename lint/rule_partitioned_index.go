@@ -87,13 +87,7 @@ func onlyIndex(b, cic, attach *strings.Builder, pass *Pass, ix *pg_query.IndexSt
 	}
 	b.WriteString(Deparse(&pg_query.Node{Node: &pg_query.Node_IndexStmt{IndexStmt: only}}) + ";\n")
 	parentIndex := QuoteQualified(schemaOf(qualify(table)) + "." + name)
-	var parts []string
-	for qname, t := range pass.Schema.Tables {
-		if t.PartitionOf == qualify(table) {
-			parts = append(parts, qname)
-		}
-	}
-	sortStrings(parts)
+	parts := pass.Schema.directPartitions(qualify(table))
 	if len(parts) == 0 {
 		placeholder := "partition_name"
 		cic.WriteString("-- for each partition of " + DisplayName(table) + " (SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = " +

@@ -25,6 +25,16 @@ type alterTarget struct {
 // same migration is empty and unseen, so rewrites and scans of it cost
 // nothing and these rules stay silent.
 func existingAlter(pass *Pass) *alterTarget {
+	if sh := pass.shared; sh != nil {
+		if !sh.alterDone {
+			sh.alter, sh.alterDone = findExistingAlter(pass), true
+		}
+		return sh.alter
+	}
+	return findExistingAlter(pass)
+}
+
+func findExistingAlter(pass *Pass) *alterTarget {
 	at := pass.Stmt.Node.GetAlterTableStmt()
 	if at == nil || at.Relation == nil || at.Objtype != pg_query.ObjectType_OBJECT_TABLE {
 		return nil

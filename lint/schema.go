@@ -10,6 +10,8 @@ type Schema struct {
 	Tables  map[string]*Table
 	Indexes map[string]*Index // by qualified index name
 	Types   map[string]*Type  // enums and domains, by qualified name
+
+	view *schemaView // by-table lookups while a lint run owns the model
 }
 
 // NewSchema returns an empty model.
@@ -155,6 +157,12 @@ func (t *Table) Constraint(name string) *Constraint {
 func (s *Schema) IndexesOn(table string) []*Index {
 	var out []*Index
 	q := qualify(table)
+	if s.view != nil {
+		for _, e := range s.view.indexes[q] {
+			out = append(out, e.ix)
+		}
+		return out
+	}
 	for _, ix := range s.Indexes {
 		if ix.Table == q {
 			out = append(out, ix)

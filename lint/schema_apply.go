@@ -24,13 +24,14 @@ func (s *Schema) Apply(st *Statement) {
 			if ctas.Objtype == pg_query.ObjectType_OBJECT_MATVIEW {
 				kind = "matview"
 			}
-			s.Tables[RangeVarName(ctas.Into.Rel)] = &Table{Name: RangeVarName(ctas.Into.Rel), Kind: kind, Origin: st.Source, CreatedTx: st.Tx}
+			name := RangeVarName(ctas.Into.Rel)
+			s.putTable(name, &Table{Name: name, Kind: kind, Origin: st.Source, CreatedTx: st.Tx})
 		}
 	case n.GetViewStmt() != nil:
 		v := n.GetViewStmt()
 		name := RangeVarName(v.View)
 		if _, ok := s.Tables[name]; !ok {
-			s.Tables[name] = &Table{Name: name, Kind: "view", Origin: st.Source, CreatedTx: st.Tx}
+			s.putTable(name, &Table{Name: name, Kind: "view", Origin: st.Source, CreatedTx: st.Tx})
 		}
 	case n.GetAlterTableStmt() != nil:
 		s.applyAlterTable(st, n.GetAlterTableStmt())
@@ -48,7 +49,7 @@ func (s *Schema) Apply(st *Statement) {
 				cols = append(cols, ie.Name) // "" for expressions: never matches an FK column
 			}
 		}
-		s.Indexes[q] = &Index{Name: q, Table: table, Columns: cols, Unique: ix.Unique, Only: ix.Relation != nil && !ix.Relation.Inh}
+		s.putIndex(q, &Index{Name: q, Table: table, Columns: cols, Unique: ix.Unique, Only: ix.Relation != nil && !ix.Relation.Inh})
 	case n.GetDropStmt() != nil:
 		s.applyDrop(n.GetDropStmt())
 	case n.GetRenameStmt() != nil:
@@ -121,7 +122,7 @@ func (s *Schema) applyCreateTable(st *Statement, cs *pg_query.CreateStmt) {
 			s.addConstraint(st, t, con, nil, true)
 		}
 	}
-	s.Tables[name] = t
+	s.putTable(name, t)
 }
 
 func (s *Schema) addColumn(st *Statement, t *Table, cd *pg_query.ColumnDef) {
@@ -262,10 +263,12 @@ func (s *Schema) applyAlterTable(st *Statement, at *pg_query.AlterTableStmt) {
 	if at.Objtype == pg_query.ObjectType_OBJECT_INDEX {
 		return
 	}
-	t := s.Tables[RangeVarName(at.Relation)]
+	key := RangeVarName(at.Relation)
+	t := s.Tables[key]
 	if t == nil {
 		return
 	}
+	defer s.constraintsChanged(key)
 	for _, cn := range at.Cmds {
 		cmd := cn.GetAlterTableCmd()
 		if cmd == nil {
@@ -290,9 +293,9 @@ func (s *Schema) applyAlterTable(st *Statement, at *pg_query.AlterTableStmt) {
 				}
 			}
 			t.Constraints = kept
-			for name, ix := range s.Indexes {
-				if ix.Table == t.Name && contains(ix.Columns, cmd.Name) {
-					delete(s.Indexes, name)
+			for _, key := range s.indexKeysOn(t.Name) {
+				if contains(s.Indexes[key].Columns, cmd.Name) {
+					s.deleteIndex(key)
 				}
 			}
 		case pg_query.AlterTableType_AT_AlterColumnType:
@@ -332,14 +335,14 @@ func (s *Schema) applyAlterTable(st *Statement, at *pg_query.AlterTableStmt) {
 			}
 		case pg_query.AlterTableType_AT_AttachPartition:
 			if pc := cmd.Def.GetPartitionCmd(); pc != nil {
-				if part := s.Tables[RangeVarName(pc.Name)]; part != nil {
-					part.PartitionOf = t.Name
+				if key := RangeVarName(pc.Name); s.Tables[key] != nil {
+					s.setPartitionOf(key, s.Tables[key], t.Name)
 				}
 			}
 		case pg_query.AlterTableType_AT_DetachPartition:
 			if pc := cmd.Def.GetPartitionCmd(); pc != nil {
-				if part := s.Tables[RangeVarName(pc.Name)]; part != nil {
-					part.PartitionOf = ""
+				if key := RangeVarName(pc.Name); s.Tables[key] != nil {
+					s.setPartitionOf(key, s.Tables[key], "")
 				}
 			}
 		case pg_query.AlterTableType_AT_SetLogged:
@@ -362,14 +365,12 @@ func (s *Schema) applyDrop(ds *pg_query.DropStmt) {
 		}
 		switch ds.RemoveType {
 		case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW:
-			delete(s.Tables, name)
-			for q, ix := range s.Indexes {
-				if ix.Table == name {
-					delete(s.Indexes, q)
-				}
+			s.deleteTable(name)
+			for _, key := range s.indexKeysOn(name) {
+				s.deleteIndex(key)
 			}
 		case pg_query.ObjectType_OBJECT_INDEX:
-			delete(s.Indexes, name)
+			s.deleteIndex(name)
 		case pg_query.ObjectType_OBJECT_TYPE, pg_query.ObjectType_OBJECT_DOMAIN:
 			delete(s.Types, name)
 		}
@@ -384,14 +385,10 @@ func (s *Schema) applyRename(rs *pg_query.RenameStmt) {
 		if t == nil {
 			return
 		}
-		delete(s.Tables, old)
+		s.deleteTable(old)
 		t.Name = schemaOf(old) + "." + rs.Newname
-		s.Tables[t.Name] = t
-		for _, ix := range s.Indexes {
-			if ix.Table == old {
-				ix.Table = t.Name
-			}
-		}
+		s.putTable(t.Name, t)
+		s.retableIndexes(old, t.Name)
 	case pg_query.ObjectType_OBJECT_COLUMN:
 		t := s.Tables[RangeVarName(rs.Relation)]
 		if c := t.Column(rs.Subname); c != nil {
@@ -421,9 +418,8 @@ func (s *Schema) applyRename(rs *pg_query.RenameStmt) {
 	case pg_query.ObjectType_OBJECT_INDEX:
 		old := RangeVarName(rs.Relation)
 		if ix := s.Indexes[old]; ix != nil {
-			delete(s.Indexes, old)
 			ix.Name = schemaOf(old) + "." + rs.Newname
-			s.Indexes[ix.Name] = ix
+			s.renameIndexKey(old, ix.Name, ix)
 		}
 	}
 }

@@ -110,14 +110,7 @@ func partitionsOf(s *Schema, parent string) []string {
 		if depth > 8 { // a cycle can only come from a confused model
 			return
 		}
-		var direct []string
-		for name, t := range s.Tables {
-			if t.PartitionOf == p {
-				direct = append(direct, name)
-			}
-		}
-		sortStrings(direct)
-		for _, d := range direct {
+		for _, d := range s.directPartitions(p) {
 			out = append(out, d)
 			walk(d, depth+1)
 		}
@@ -161,20 +154,7 @@ func fkChildren(s *Schema, table string) []string {
 	if s == nil {
 		return nil
 	}
-	table = qualify(table)
-	var out []string
-	for name, t := range s.Tables {
-		if name == table {
-			continue
-		}
-		for _, c := range t.Constraints {
-			if c.Kind == "foreign" && c.RefTable == table && !contains(out, name) {
-				out = append(out, name)
-			}
-		}
-	}
-	sortStrings(out)
-	return out
+	return s.referrersOf(qualify(table))
 }
 
 func (t *Table) constraintsOfKind(kind string) []*Constraint {
