@@ -698,19 +698,10 @@ func (c *Catalog) Size(rel string) (TableSize, string, bool) {
 	return s, q, ok
 }
 
-// The catalog behind a Schema, for the rules that need more than the model
-// holds. Schema has no field for it (schema.go belongs to the lint core);
-// a process reads a handful of catalogs at most, so entries are kept for
-// its lifetime.
-var (
-	catalogsMu sync.Mutex
-	catalogs   = map[*Schema]*Catalog{}
-)
-
 func registerCatalog(c *Catalog) {
-	catalogsMu.Lock()
-	catalogs[c.Schema] = c
-	catalogsMu.Unlock()
+	if c.Schema != nil {
+		c.Schema.catalog = c
+	}
 }
 
 // CatalogOf returns the live catalog a Schema was read from, or nil for a
@@ -719,9 +710,7 @@ func CatalogOf(s *Schema) *Catalog {
 	if s == nil {
 		return nil
 	}
-	catalogsMu.Lock()
-	defer catalogsMu.Unlock()
-	return catalogs[s]
+	return s.catalog
 }
 
 // sortedKeys is used for stable output.

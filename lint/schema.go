@@ -11,6 +11,10 @@ type Schema struct {
 	Indexes map[string]*Index // by qualified index name
 	Types   map[string]*Type  // enums and domains, by qualified name
 
+	// catalog holds the live-database facts (sizes, dependent views,
+	// sequences, sessions) when the model was read with --dsn.
+	catalog *Catalog
+
 	view *schemaView // by-table lookups while a lint run owns the model
 }
 

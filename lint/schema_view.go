@@ -283,7 +283,7 @@ func (s *Schema) directPartitions(parent string) []string {
 // leaves the copy as it was.
 func (s *Schema) clone() *Schema {
 	c := &Schema{Tables: make(map[string]*Table, len(s.Tables)), Indexes: make(map[string]*Index, len(s.Indexes)),
-		Types: make(map[string]*Type, len(s.Types))}
+		Types: make(map[string]*Type, len(s.Types)), catalog: s.catalog}
 	for k, t := range s.Tables {
 		tc := *t
 		tc.Columns = make([]*Column, len(t.Columns))
