@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,12 +38,29 @@ Examples:
    migrate plan migrations/0042_add_fk.sql
    migrate plan --format sql migrations/0042_add_fk.sql > safe.sql
    migrate plan --format json --pg-version 13 migrations/0043_widen_id.sql
-   migrate plan --allow-unsafe rewriting-table-operation migrations/0044_vacuum_full.sql`,
+   migrate plan --allow-unsafe rewriting-table-operation migrations/0044_vacuum_full.sql
+   migrate plan --emit goose --out db/migrations/next migrations/20240501120000_add_fk.sql
+
+--emit FORMAT --out DIR writes the plan as migration files of golang-migrate,
+goose, dbmate or flyway instead of printing it (see docs/runners.md). Versions
+count up from --start-version, or append a file number to --version-prefix, or
+continue the input file's numeric prefix (a 14-digit timestamp counts up in
+seconds; flyway gets 42.1, 42.2, ...), or else start at the current UTC time.
+Nothing is written when a statement is refused, or when DIR is not empty
+(unless --force).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output format: text, json or sql"},
 			&cli.StringFlag{Name: "pg-version", Usage: fmt.Sprintf("PostgreSQL major version the plan runs on (default %d)", lint.DefaultPGVersion)},
 			&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout of each strong-lock step"},
 			&cli.StringSliceFlag{Name: "allow-unsafe", Usage: "accept the outage of statements refused under this rule and keep them as written (repeatable)"},
+			&cli.StringFlag{Name: "emit", Usage: "write migration files for this runner: golang-migrate, goose, dbmate or flyway", Category: "Emit"},
+			&cli.StringFlag{Name: "out", Usage: "directory the --emit files go to", Category: "Emit"},
+			&cli.BoolFlag{Name: "force", Usage: "write into a non-empty --out directory, replacing files of the same name", Category: "Emit"},
+			&cli.StringFlag{Name: "version-prefix", Usage: "versions are this prefix and a file number (01, 02, ...)", Category: "Emit"},
+			&cli.StringFlag{Name: "start-version", Usage: "first version; the next files count up from it", Category: "Emit"},
+			&cli.StringFlag{Name: "key", Value: "id", Usage: "comma-separated NOT NULL columns the SQL backfill walks when the plan names none", Category: "Emit"},
+			&cli.IntFlag{Name: "batch", Value: migrate.DefaultEmitBatch, Usage: "rows per batch of the SQL backfill", Category: "Emit"},
+			&cli.DurationFlag{Name: "max-lag", Value: migrate.DefaultEmitMaxLag, Usage: "the SQL backfill waits while a standby's replay lag exceeds this", Category: "Emit"},
 		},
 		OnUsageError: onUsageError,
 		Action:       runPlan,
@@ -64,6 +86,10 @@ func runPlan(c *cli.Context) error {
 	}
 	if c.Duration("lock-timeout") <= 0 {
 		return usageErrorf("plan: --lock-timeout must be positive: without it a queued strong lock blocks every query behind it")
+	}
+	emit, err := emitOptions(c)
+	if err != nil {
+		return err
 	}
 
 	for _, name := range c.StringSlice("allow-unsafe") {
@@ -97,6 +123,17 @@ func runPlan(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("plan: %v", err)
 	}
+	if emit != nil {
+		if len(plan.Refused) > 0 {
+			for _, r := range plan.Refused {
+				fmt.Fprintf(c.App.ErrWriter, "%s: refused (%s): %s\n", r.Source, r.Rule, r.Reason)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "plan: nothing written to %s: the runner would apply the rest and silently skip what was refused\n", c.String("out"))
+			return silentExit(exitFindings)
+		}
+		emit.Source = paths[0]
+		return writeEmitted(c, plan, *emit)
+	}
 	switch format {
 	case "json":
 		err = plan.WriteJSON(c.App.Writer)
@@ -113,6 +150,74 @@ func runPlan(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "%s: refused (%s): %s\n", r.Source, r.Rule, r.Reason)
 		}
 		return silentExit(exitFindings)
+	}
+	return nil
+}
+
+// emitOptions checks the --emit flags; nil when --emit is not given.
+func emitOptions(c *cli.Context) (*migrate.EmitOptions, error) {
+	f := c.String("emit")
+	if f == "" {
+		for _, name := range []string{"out", "force", "version-prefix", "start-version"} {
+			if c.IsSet(name) {
+				return nil, usageErrorf("plan: --%s only goes with --emit", name)
+			}
+		}
+		return nil, nil
+	}
+	if !slices.Contains(migrate.EmitFormats, migrate.EmitFormat(f)) {
+		return nil, usageErrorf("plan: --emit must be golang-migrate, goose, dbmate or flyway, not %q", f)
+	}
+	if c.String("out") == "" {
+		return nil, usageErrorf("plan: --emit needs --out DIR")
+	}
+	if c.IsSet("version-prefix") && c.IsSet("start-version") {
+		return nil, usageErrorf("plan: give --version-prefix or --start-version, not both")
+	}
+	if c.Int("batch") <= 0 || c.Duration("max-lag") <= 0 {
+		return nil, usageErrorf("plan: --batch and --max-lag must be positive")
+	}
+	key := splitList(c.String("key"))
+	if len(key) == 0 {
+		return nil, usageErrorf("plan: --key must name at least one column")
+	}
+	return &migrate.EmitOptions{
+		Format:        migrate.EmitFormat(f),
+		VersionPrefix: c.String("version-prefix"),
+		StartVersion:  c.String("start-version"),
+		Key:           key,
+		Batch:         c.Int("batch"),
+		MaxLag:        c.Duration("max-lag"),
+		LockTimeout:   c.Duration("lock-timeout"),
+	}, nil
+}
+
+// writeEmitted renders every file before writing any, and refuses a
+// non-empty directory: emitted files next to others would be applied with
+// them, in an order nobody checked.
+func writeEmitted(c *cli.Context, plan *migrate.Plan, opts migrate.EmitOptions) error {
+	out := c.String("out")
+	em, err := plan.Emit(opts)
+	if err != nil {
+		return usageErrorf("plan: --emit: %v", err)
+	}
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 && !c.Bool("force") {
+		return usageErrorf("plan: %s is not empty; nothing written (--force writes into it anyway)", out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return failedf("plan: %v", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return failedf("plan: %v", err)
+	}
+	for _, f := range em.Files {
+		path := filepath.Join(out, f.Name)
+		if err := os.WriteFile(path, []byte(f.Content), 0o644); err != nil {
+			return failedf("plan: %v", err)
+		}
+		fmt.Fprintln(c.App.Writer, path)
+	}
+	if em.Note != "" {
+		fmt.Fprintf(c.App.ErrWriter, "plan: %s\n", em.Note)
 	}
 	return nil
 }
