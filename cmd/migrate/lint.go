@@ -42,6 +42,7 @@ Examples:
    migrate lint --format json db/migrations/0042_add_index.up.sql
    migrate lint --fail-on warning --pg-version 13 migrations/
    migrate lint --format sarif --output migrate.sarif migrations/
+   migrate lint --changed-since origin/main migrations/   # only what this branch adds or changes
    migrate lint --disable missing-lock-timeout migrations/
    pbpaste | migrate lint -        # check an AI assistant's answer before running it
    migrate lint --dsn "$DATABASE_URL" migrations/   # verdicts from the live catalog (read-only)
@@ -66,6 +67,7 @@ findings (see docs/lint-dsn-trace.md).`,
 			&cli.StringSliceFlag{Name: "exclude", Usage: "skip input files matching this glob (repeatable; adds to the config file's list)"},
 			&cli.BoolFlag{Name: "list-rules", Usage: "list the rules with their default severity and exit"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to this file instead of standard output"},
+			changedSinceFlag(),
 		}, dbLintFlags()...),
 		OnUsageError: onUsageError,
 		Action:       runLint,
@@ -88,8 +90,11 @@ func runLint(c *cli.Context) error {
 	if c.Bool("list-rules") {
 		return listRules(stdout)
 	}
-	paths := c.Args().Slice()
-	if len(paths) == 0 {
+	changed, paths, err := changedSince(c, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 && changed == nil {
 		return usageErrorf("lint: no input: give migration files, directories, or - for standard input\nusage: migrate lint [flags] PATH... | -   (see 'migrate lint --help')")
 	}
 	s, err := lintSettingsFrom(c)
@@ -109,6 +114,7 @@ func runLint(c *cli.Context) error {
 	if err := db.finish(c, sources, res); err != nil {
 		return err
 	}
+	changed.narrow(res, stderr)
 
 	// Errors go to stderr first, so that on a terminal the report and its
 	// summary line come last.
