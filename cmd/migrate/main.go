@@ -108,6 +108,7 @@ Examples:
 			rollbackCommand(),
 			statusCommand(),
 			backfillCommand(),
+			mcpCommand(),
 		},
 		// Usage errors (unknown flags, bad values) must exit 2 with a clear message, not print help and exit 0.
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
