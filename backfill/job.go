@@ -26,17 +26,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Job describes one backfill. Only Table and Set are required; zero tuning
-// fields take the defaults documented on each.
+// Job describes one backfill. Only Table and Set (or Delete) are required;
+// zero tuning fields take the defaults documented on each.
 type Job struct {
 	// ID names the job's state row. Running a job whose ID has a state row
-	// resumes it. Default: DefaultID(Table, Set, Where).
+	// resumes it. Default: DefaultID(Table, Set, Where), which for a delete
+	// job (whose Set is empty, unlike any update job's) is DefaultID(Table, "", Where).
 	ID string
 
 	Table string   // table to update, optionally schema-qualified, as SQL would name it
-	Set   string   // "col = expr[, col2 = expr2]": what an UPDATE's SET list would say
-	Where string   // optional: only rows matching this SQL predicate are updated
+	Set   string   // "col = expr[, col2 = expr2]": what an UPDATE's SET list would say; empty with Delete
+	Where string   // optional: only rows matching this SQL predicate are updated (or deleted)
 	Key   []string // columns to walk the table by; empty: the primary key, else a unique NOT NULL index, else ctid ranges
+
+	// Delete makes the job delete the rows matching Where instead of
+	// updating them, by the same walk. No Where deletes every row that
+	// existed when the job started. A deleted row cannot match again, so
+	// no idempotency predicate is needed: a repeated range deletes nothing.
+	// On a table walked by ctid ranges the final sweep also deletes
+	// matching rows inserted while the job ran, since without a key they
+	// cannot be told from rows that moved behind the cursor.
+	Delete bool
 
 	Batch           int           // initial rows per batch (1000)
 	BatchMin        int           // smallest adaptive batch (10)
@@ -106,7 +116,9 @@ func (j Job) validate() error {
 	switch {
 	case strings.TrimSpace(j.Table) == "":
 		return invalidf("no table")
-	case strings.TrimSpace(j.Set) == "":
+	case j.Delete && strings.TrimSpace(j.Set) != "":
+		return invalidf("a delete job has no SET list")
+	case !j.Delete && strings.TrimSpace(j.Set) == "":
 		return invalidf("no SET list")
 	case j.BatchMin > j.BatchMax:
 		return invalidf("batch min %d is above batch max %d", j.BatchMin, j.BatchMax)
@@ -194,6 +206,7 @@ func (e *BatchError) Unwrap() error { return e.Err }
 type Stats struct {
 	JobID      string
 	Table      string           // the table as schema.name
+	Delete     bool             // the job deletes rows: Rows and TotalRows count deleted rows
 	Rows       int64            // rows this run changed
 	Batches    int64            // batches this run committed
 	Retries    map[string]int64 // retried attempts by SQLSTATE ("connection" when there was none)

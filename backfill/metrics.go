@@ -45,7 +45,7 @@ func newMetrics(r prometheus.Registerer, job string) (m *metrics, err error) {
 		}
 	}()
 	rows := register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "backfill_rows_total", Help: "Rows changed by the backfill.",
+		Name: "backfill_rows_total", Help: "Rows changed (updated, or deleted by a delete job) by the backfill.",
 	}, []string{"job"}))
 	batches := register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "backfill_batches_total", Help: "Batches committed.",

@@ -34,7 +34,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, job Job, opts ...Option) (Stat
 	}
 	job = job.withDefaults()
 	r := &runner{pool: pool, job: job, opts: o, start: o.now()}
-	r.stats = Stats{JobID: job.ID, Retries: map[string]int64{}}
+	r.stats = Stats{JobID: job.ID, Delete: job.Delete, Retries: map[string]int64{}}
 	st, err := r.run(ctx)
 	st.Elapsed = o.now().Sub(r.start)
 	return st, err
@@ -91,11 +91,14 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 	if err := job.validate(); err != nil {
 		return r.stats, err
 	}
-	sets, err := parseSet(job.Set)
-	if err != nil {
-		return r.stats, invalidf("SET: %v", err)
+	if !job.Delete {
+		sets, err := parseSet(job.Set)
+		if err != nil {
+			return r.stats, invalidf("SET: %v", err)
+		}
+		r.sets = sets
 	}
-	r.sets = sets
+	var err error
 	r.store = newStateStore(job.StateSchema)
 	r.sizer = newSizer(job.Batch, job.BatchMin, job.BatchMax, job.TargetBatchTime, job.BatchFixed)
 	r.limiter = newLimiter(job.Rate, job.BatchMax)
@@ -178,7 +181,9 @@ func (r *runner) describe(ctx context.Context) error {
 		types[a.Name] = c.typ
 		textCmp[a.Name] = !c.hasEq
 	}
-	r.pred = idempotencyPredicate(r.sets, types, textCmp)
+	if !r.job.Delete {
+		r.pred = idempotencyPredicate(r.sets, types, textCmp)
+	}
 
 	names := []string{"ctid"}
 	if key != nil {
@@ -187,13 +192,13 @@ func (r *runner) describe(ctx context.Context) error {
 			names[i] = k.name
 		}
 	}
-	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where)}
+	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where), Delete: r.job.Delete}
 	r.stats.KeyColumns = names
 	r.sql = r.buildSQL()
 
 	err = r.explain(ctx)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42883" {
+	if errors.As(err, &pgErr) && pgErr.Code == "42883" && !r.job.Delete {
 		// No = operator for some column's type after all: compare as text.
 		for k := range textCmp {
 			textCmp[k] = true
@@ -238,18 +243,33 @@ func (r *runner) buildSQL() statements {
 	// Every fragment from the user ends with a newline: a trailing -- comment
 	// in it must not comment out the key range that follows (an UPDATE
 	// without it would cover the whole table).
-	filter := "(" + r.pred + ")"
+	var conds []string
 	if w := strings.TrimSpace(r.job.Where); w != "" {
-		filter = "(" + w + "\n) AND " + filter
+		conds = append(conds, "("+w+"\n)")
+	}
+	if r.pred != "" {
+		conds = append(conds, "("+r.pred+")")
+	}
+	// A delete job without a predicate has no filter at all; "AND true"
+	// keeps the statements below uniform without changing their plans.
+	filter := "true"
+	if len(conds) > 0 {
+		filter = strings.Join(conds, " AND ")
 	}
 	update := "UPDATE " + r.tbl.ident + " SET " + r.job.Set + "\n WHERE "
+	if r.job.Delete {
+		update = "DELETE FROM " + r.tbl.ident + " WHERE "
+	}
 	if r.key == nil {
 		s.pages = update + "ctid >= $1::text::tid AND ctid < $2::text::tid AND " + filter
-		// The sweep locks its rows first and updates them in a second
-		// statement: locking follows a row that was updated meanwhile to its
-		// newest version, and the second statement's snapshot sees that
-		// version. One statement would skip such a row (its ctid no longer
-		// matches on recheck) and could end the sweep too early.
+		// The sweep locks its rows first and updates (or deletes) them in a
+		// second statement: locking follows a row that was updated meanwhile
+		// to its newest version, and the second statement's snapshot sees
+		// that version. One statement would skip such a row (its ctid no
+		// longer matches on recheck) and could end the sweep too early. For
+		// the same reason the lock waits instead of using SKIP LOCKED: a
+		// skipped row would let an empty batch end the sweep while rows
+		// that match are still there.
 		s.sweepLock = "SELECT ctid::text FROM " + r.tbl.ident + " WHERE " + filter + " LIMIT $1 FOR UPDATE"
 		s.sweep = update + "ctid = ANY ($1::text[]::tid[]) AND " + filter
 		return s
@@ -828,6 +848,9 @@ func (r *runner) ctidBatch(ctx context.Context, tx pgx.Tx, cur *position, size i
 	swept := r.sweepRows
 	r.mu.Unlock()
 	if limit := max(2*r.total, 10000); swept > limit {
+		if r.job.Delete {
+			return fmt.Errorf("the sweep has deleted %d rows and rows still match: is something inserting matching rows as fast as they are deleted?", swept)
+		}
 		return fmt.Errorf("the sweep has updated %d rows and rows still match: is the SET list volatile or does it depend on the column it sets?", swept)
 	}
 	return nil

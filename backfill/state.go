@@ -36,6 +36,9 @@ type spec struct {
 	Key   []string `json:"key"`
 	Set   string   `json:"set"`
 	Where string   `json:"where,omitempty"`
+	// omitempty keeps the hash of every update job what it was before
+	// delete jobs existed, so their state rows still resume.
+	Delete bool `json:"delete,omitempty"`
 }
 
 func (s spec) hash() string {
@@ -46,6 +49,9 @@ func (s spec) hash() string {
 
 func (s spec) String() string {
 	out := fmt.Sprintf("table %s, key (%s), set %q", s.Table, strings.Join(s.Key, ", "), s.Set)
+	if s.Delete {
+		out = fmt.Sprintf("table %s, key (%s), delete", s.Table, strings.Join(s.Key, ", "))
+	}
 	if s.Where != "" {
 		out += fmt.Sprintf(", where %q", s.Where)
 	}

@@ -2,6 +2,9 @@ package backfill
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -301,11 +304,45 @@ func TestJobDefaultsAndValidation(t *testing.T) {
 		{Set: "a = 1"}, {Table: "t"}, {Table: "t", Set: "a = 1", Where: "x; DROP TABLE t"},
 		{Table: "t", Set: "a = 1", Batch: 5, BatchMin: 10, BatchMax: 100},
 		{Table: "t", Set: "a = 1", Rate: -1},
+		{Table: "t", Set: "a = 1", Delete: true},
 	} {
 		if err := bad.withDefaults().validate(); !errors.Is(err, ErrInvalidJob) {
 			t.Errorf("%+v: %v, want ErrInvalidJob", bad, err)
 		}
 	}
+}
+
+func TestDeleteJobSpec(t *testing.T) {
+	for _, ok := range []Job{{Table: "t", Delete: true}, {Table: "t", Delete: true, Where: "v % 3 = 0"}} {
+		if err := ok.withDefaults().validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	// State rows of update jobs written before delete jobs existed must
+	// keep resuming: the field may not change their hash.
+	upd := spec{Table: "public.t", Key: []string{"id"}, Set: "v = 1", Where: "v IS NULL"}
+	if got, want := upd.hash(), legacyHash(upd); got != want {
+		t.Errorf("update spec hash changed: %s, was %s", got, want)
+	}
+	del := spec{Table: "public.t", Key: []string{"id"}, Where: "v IS NULL", Delete: true}
+	if del.hash() == (spec{Table: "public.t", Key: []string{"id"}, Where: "v IS NULL"}).hash() {
+		t.Error("the spec hash ignores Delete")
+	}
+	if s := del.String(); !strings.Contains(s, "delete") || strings.Contains(s, "set") {
+		t.Errorf("delete spec described as %q", s)
+	}
+}
+
+// legacyHash is spec.hash as it was before the Delete field.
+func legacyHash(s spec) string {
+	b, _ := json.Marshal(struct {
+		Table string   `json:"table"`
+		Key   []string `json:"key"`
+		Set   string   `json:"set"`
+		Where string   `json:"where,omitempty"`
+	}{s.Table, s.Key, s.Set, s.Where})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func TestBatchErrorMessage(t *testing.T) {

@@ -73,6 +73,9 @@ type recipe struct {
 	// extra are indexes the plan adds on purpose (an index on FK
 	// columns), matched by substring.
 	extra []string
+	// plan, when set, must appear in the dry run: it pins the path the
+	// planner takes, so the recipe keeps testing what it was added for.
+	plan string
 }
 
 var recipes = []recipe{
@@ -85,6 +88,10 @@ var recipes = []recipe{
 	{name: "type_int_to_bigint", sql: `ALTER TABLE t ALTER COLUMN v TYPE bigint;`},
 	{name: "rename_column", sql: `ALTER TABLE t RENAME COLUMN v TO w;`},
 	{name: "whole_table_update", sql: `UPDATE t SET v = v * 2;`},
+	// The planner passes a DELETE with a WHERE clause through as written
+	// and turns a whole-table one into a batched delete job.
+	{name: "delete_where", sql: `DELETE FROM t WHERE v % 3 = 0;`},
+	{name: "whole_table_delete", sql: `DELETE FROM t;`, plan: "whole-table DELETE in batches"},
 }
 
 func testRows() int {
@@ -165,6 +172,11 @@ func TestApplyRecipes(t *testing.T) {
 
 			// (3) crash at a random step, then resume.
 			crashed := e.db(t, ctx, "crash")
+			if rc.plan != "" {
+				if dry := e.migrateCmd(ctx, crashed, "apply", "--dry-run", file); !strings.Contains(dry.stdout, rc.plan) {
+					t.Errorf("the dry run does not show %q: %s", rc.plan, dry)
+				}
+			}
 			n := planSteps(t, e, ctx, crashed, file)
 			k := 1 + rng.IntN(n)
 			delay := time.Duration(rng.IntN(300)) * time.Millisecond

@@ -611,9 +611,6 @@ func idempotentSQL(sql string) bool {
 // commits with each batch: a crash loses at most the batch in flight.
 func (r *Runner) runBackfill(ctx context.Context, m *Migration, s *StepState) error {
 	b := s.Backfill
-	if b.Delete {
-		return &StepError{Step: s, Err: errors.New("batched DELETE jobs are not supported by the backfiller yet")}
-	}
 	if err := r.st.startStep(ctx, r.pool, m.ID, s.ID); err != nil {
 		return err
 	}
@@ -634,7 +631,7 @@ func (r *Runner) runBackfill(ctx context.Context, m *Migration, s *StepState) er
 		}
 		r.gate = g
 	}
-	job := backfill.Job{ID: m.ID + "/" + strconv.Itoa(s.ID), Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key,
+	job := backfill.Job{ID: m.ID + "/" + strconv.Itoa(s.ID), Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete,
 		Batch: r.cfg.Backfill.Batch, Rate: r.cfg.Backfill.Rate, LockTimeout: r.cfg.LockTimeout, StateSchema: r.cfg.StateSchema}
 	opts := []backfill.Option{backfill.WithGate(r.gate)}
 	if r.cfg.Backfill.Progress != nil {
@@ -677,7 +674,10 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 		case s.Status == StepPending || s.Status == StepUndone:
 			continue
 		case s.Backfill != nil:
-			if s.Status == StepDone && s.Backfill.Where == "" {
+			switch {
+			case s.Status == StepDone && s.Backfill.Delete:
+				r.log.Warn("a batched delete cannot be undone; its rows stay deleted", "step", s.ID, "table", s.Backfill.Table)
+			case s.Status == StepDone && s.Backfill.Where == "":
 				r.log.Warn("a batched data change cannot be undone; its rows keep their new values", "step", s.ID, "table", s.Backfill.Table)
 			}
 			err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")

@@ -300,13 +300,6 @@ func runApply(c *cli.Context) error {
 			}
 			return nil, usageErrorf("apply: %d statement(s) have no online path; nothing was run (name the rule with --allow-unsafe to accept the outage)", len(plan.Refused))
 		}
-		for _, s := range plan.Steps {
-			if s.Backfill != nil && s.Backfill.Delete {
-				return nil, usageErrorf("apply: step %d (%s from %s) is a batched DELETE, which the backfiller does not support yet; nothing was run. "+
-					"Delete in batches yourself (DELETE ... WHERE key IN (SELECT key ... LIMIT n)) or with a WHERE clause the planner passes through",
-					s.ID, s.Description, s.Source)
-			}
-		}
 		return plan, nil
 	}
 

@@ -35,7 +35,7 @@ const statusEvery = 5 * time.Second
 func backfillCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "backfill",
-		Usage: "update rows in throttled, resumable batches",
+		Usage: "update (or delete) rows in throttled, resumable batches",
 		Description: `Runs "UPDATE table SET ... WHERE ..." as many short transactions, walking the
 table by its primary key (or --key, or ctid ranges when it has no unique key) up
 to the largest key it had when the job started. Each batch commits together with
@@ -47,6 +47,10 @@ standby lags more than --max-lag, and the batch size adapts to
 Only rows the SET list would still change are touched: each batch carries
 "col IS DISTINCT FROM (expr)" for every assignment, so running a range twice
 changes nothing.
+
+With --delete instead of --set, each batch runs "DELETE FROM table WHERE ..."
+over its key range. --where (or --all-rows, to empty the table) is required
+then, so that a forgotten predicate cannot delete everything.
 
 Exit codes: 0 done (or already done); 1 stopped before the end (interrupted,
 throttled longer than --max-throttle, a batch failed, another runner holds
@@ -60,11 +64,14 @@ Examples:
    migrate backfill --table accounts --set "email_lower = lower(email)" --max-lag 1s --rate 5000
    DATABASE_URL=postgres://app@db/prod migrate backfill --table orders --set "total_cents = round(total * 100)" \
        --replica-dsn postgres://app@replica1/prod --metrics-addr :9187
-   migrate backfill --table events --set "kind = 'click'" --where "kind IS NULL" --key tenant_id,id --batch-fixed --batch 500`,
+   migrate backfill --table events --set "kind = 'click'" --where "kind IS NULL" --key tenant_id,id --batch-fixed --batch 500
+   migrate backfill --table sessions --delete --where "expires_at < now() - interval '30 days'"`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "table", Usage: "table to update, optionally schema-qualified", Category: "Job"},
 			&cli.StringFlag{Name: "set", Usage: `assignments, as in UPDATE's SET list: "col = expr[, col2 = expr2]"`, Category: "Job"},
-			&cli.StringFlag{Name: "where", Usage: "only update rows matching this SQL predicate", Category: "Job"},
+			&cli.StringFlag{Name: "where", Usage: "only update (or delete) rows matching this SQL predicate", Category: "Job"},
+			&cli.BoolFlag{Name: "delete", Usage: "delete the rows matching --where instead of updating them (no --set)", Category: "Job"},
+			&cli.BoolFlag{Name: "all-rows", Usage: "with --delete and no --where: delete every row the table has when the job starts", Category: "Job"},
 			&cli.StringFlag{Name: "key", Usage: "comma-separated NOT NULL columns to walk the table by (default: primary key, else a unique NOT NULL index, else ctid ranges)", Category: "Job"},
 			&cli.StringFlag{Name: "job", Usage: "job ID (default: derived from --table, --set and --where)", Category: "Job"},
 			&cli.BoolFlag{Name: "restart", Usage: "discard the job's saved progress and start over", Category: "Job"},
@@ -166,7 +173,7 @@ func runBackfill(c *cli.Context) error {
 	}
 	name := cmp.Or(stats.Table, job.Table)
 	if stats.Resumed && stats.Batches == 0 && stats.Done {
-		fmt.Fprintf(stdout, "backfill %s: job %s was already done (%d rows updated)\n", name, stats.JobID, stats.TotalRows)
+		fmt.Fprintf(stdout, "backfill %s: job %s was already done (%d rows %s)\n", name, stats.JobID, stats.TotalRows, rowsVerb(stats))
 		return nil
 	}
 	fmt.Fprintf(stdout, "backfill %s: done, %s\n", name, summary(stats))
@@ -179,6 +186,7 @@ func backfillJob(c *cli.Context) (backfill.Job, error) {
 		Table:            strings.TrimSpace(c.String("table")),
 		Set:              c.String("set"),
 		Where:            c.String("where"),
+		Delete:           c.Bool("delete"),
 		Batch:            c.Int("batch"),
 		BatchMin:         c.Int("batch-min"),
 		BatchMax:         c.Int("batch-max"),
@@ -195,7 +203,15 @@ func backfillJob(c *cli.Context) (backfill.Job, error) {
 	switch {
 	case job.Table == "":
 		return job, usageErrorf("backfill: --table is required (see 'migrate backfill --help')")
-	case strings.TrimSpace(job.Set) == "":
+	case job.Delete && c.IsSet("set"):
+		return job, usageErrorf("backfill: --delete and --set exclude each other")
+	case job.Delete && strings.TrimSpace(job.Where) == "" && !c.Bool("all-rows"):
+		return job, usageErrorf("backfill: --delete needs --where PREDICATE, or --all-rows to delete every row of %s", job.Table)
+	case job.Delete && strings.TrimSpace(job.Where) != "" && c.Bool("all-rows"):
+		return job, usageErrorf("backfill: --all-rows contradicts --where")
+	case !job.Delete && c.Bool("all-rows"):
+		return job, usageErrorf("backfill: --all-rows only goes with --delete")
+	case !job.Delete && strings.TrimSpace(job.Set) == "":
 		return job, usageErrorf("backfill: --set is required (see 'migrate backfill --help')")
 	case job.Batch <= 0 || job.BatchMin <= 0 || job.BatchMax <= 0:
 		return job, usageErrorf("backfill: --batch, --batch-min and --batch-max must be positive")
@@ -349,7 +365,7 @@ func shellQuote(s string) string {
 
 func summary(st backfill.Stats) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d rows updated in %d batches, %s", st.Rows, st.Batches, roundDur(st.Elapsed))
+	fmt.Fprintf(&b, "%d rows %s in %d batches, %s", st.Rows, rowsVerb(st), st.Batches, roundDur(st.Elapsed))
 	if roundDur(st.Throttled) > 0 {
 		fmt.Fprintf(&b, " (paused %s)", roundDur(st.Throttled))
 	}
@@ -368,6 +384,13 @@ func summary(st backfill.Stats) string {
 		fmt.Fprintf(&b, ", retries %s", strings.Join(codes, " "))
 	}
 	return b.String()
+}
+
+func rowsVerb(st backfill.Stats) string {
+	if st.Delete {
+		return "deleted"
+	}
+	return "updated"
 }
 
 func roundDur(d time.Duration) time.Duration { return backfill.RoundDuration(d) }

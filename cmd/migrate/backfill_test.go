@@ -20,6 +20,10 @@ func TestBackfillBadInputExits2(t *testing.T) {
 		{"backfill", "--table", "t", "--set", "a = 1", "--resume-lag", "5s", "--max-lag", "1s"},
 		{"backfill", "--table", "t", "--set", "a = 1", "--rate", "-3"},
 		{"backfill", "--table", "t", "--set", "a = 1", "--no-such-flag"},
+		{"backfill", "--table", "t", "--delete"},
+		{"backfill", "--table", "t", "--delete", "--set", "a = 1", "--where", "a > 0"},
+		{"backfill", "--table", "t", "--delete", "--all-rows", "--where", "a > 0"},
+		{"backfill", "--table", "t", "--set", "a = 1", "--all-rows"},
 	}
 	for _, args := range cases {
 		code, _, errOut := runCLI(t, args...)
