@@ -34,7 +34,7 @@ var ruleWholeTableDML = register(&Rule{
 			return
 		}
 		table := RangeVarName(rel)
-		if !relExisting(pass, table) || boundedByKey(where) {
+		if !relExisting(pass, table) || BoundedByKey(where) {
 			return
 		}
 		q := displayQuoted(table)
@@ -49,13 +49,13 @@ var ruleWholeTableDML = register(&Rule{
 		if u := st.Node.GetUpdateStmt(); u != nil {
 			fix = backfillCommand(table, u, where)
 		} else {
-			pred := "true"
+			filter := "--all-rows"
 			if where != nil {
-				pred = DeparseExpr(where)
+				filter = "--where " + shellQuote(DeparseExpr(where))
 			}
-			fix = "-- Delete in batches outside the migration, each batch its own short transaction; repeat until it deletes 0 rows\n" +
-				"-- (pause between batches if replicas fall behind):\n" +
-				"DELETE FROM " + q + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + q + " WHERE " + pred + " LIMIT 5000));"
+			fix = "# Delete in throttled, resumable batches (each its own short transaction, paused while replicas lag):\n" +
+				"migrate backfill --table " + shellQuote(DisplayName(table)) + " --delete " + filter + "\n" +
+				"# or let 'migrate apply' plan it: it runs this DELETE as a batched delete job"
 		}
 		pass.Report(Finding{
 			Message: msg,
@@ -92,12 +92,12 @@ func backfillCommand(table string, u *pg_query.UpdateStmt, where *pg_query.Node)
 	return b.String()
 }
 
-// boundedByKey reports whether a WHERE clause limits the rows by a key
+// BoundedByKey reports whether a WHERE clause limits the rows by a key
 // known up front: some AND-ed condition compares a column with constants
 // by =, = ANY, IN, BETWEEN, or a lower and an upper bound on the same
 // column. Anything else (no WHERE, IS NULL, a one-sided range, a
 // subquery) is treated as possibly the whole table.
-func boundedByKey(where *pg_query.Node) bool {
+func BoundedByKey(where *pg_query.Node) bool {
 	if where == nil {
 		return false
 	}

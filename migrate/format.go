@@ -121,6 +121,8 @@ func (b *BackfillSpec) Command() string {
 	}
 	if b.Where != "" {
 		args = append(args, "--where "+shellQuote(b.Where))
+	} else if b.Delete {
+		args = append(args, "--all-rows") // the CLI demands it for an unfiltered delete
 	}
 	if len(b.Key) > 0 {
 		args = append(args, "--key "+shellQuote(strings.Join(b.Key, ",")))

@@ -203,7 +203,9 @@ func (p *planner) detachPartition(at *pg_query.AlterTableStmt, table string, cmd
 // with a WHERE clause passes through as a data change.
 func (p *planner) update(us *pg_query.UpdateStmt) {
 	table := lint.RangeVarName(us.Relation)
-	if us.WhereClause != nil || p.isNew(p.schema.Table(table)) {
+	// A WHERE that bounds the rows by key is a small change; any other
+	// WHERE (or none) is what lint's whole-table-dml flags, so batch it.
+	if lint.BoundedByKey(us.WhereClause) || p.isNew(p.schema.Table(table)) {
 		p.passThrough()
 		return
 	}
@@ -223,13 +225,13 @@ func (p *planner) update(us *pg_query.UpdateStmt) {
 		set = append(set, qi(rt.Name)+" = "+deparseExpr(rt.Val))
 	}
 	p.addBackfill(table, "whole-table UPDATE as a batched, throttled backfill (short transactions, no long row locks)",
-		&BackfillSpec{Table: qt(table), Set: strings.Join(set, ", ")})
+		&BackfillSpec{Table: qt(table), Set: strings.Join(set, ", "), Where: deparseExpr(us.WhereClause)})
 }
 
 // delete plans a whole-table DELETE as a batched delete job.
 func (p *planner) delete(ds *pg_query.DeleteStmt) {
 	table := lint.RangeVarName(ds.Relation)
-	if ds.WhereClause != nil || p.isNew(p.schema.Table(table)) {
+	if lint.BoundedByKey(ds.WhereClause) || p.isNew(p.schema.Table(table)) {
 		p.passThrough()
 		return
 	}
@@ -238,6 +240,6 @@ func (p *planner) delete(ds *pg_query.DeleteStmt) {
 			p.text(), lock(table, lint.RowExclusive))
 		return
 	}
-	p.addBackfill(table, "whole-table DELETE in batches (needs a backfiller that supports delete jobs)",
-		&BackfillSpec{Table: qt(table), Delete: true})
+	p.addBackfill(table, "whole-table DELETE in batches (short transactions, no long row locks)",
+		&BackfillSpec{Table: qt(table), Delete: true, Where: deparseExpr(ds.WhereClause)})
 }
