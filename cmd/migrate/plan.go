@@ -99,20 +99,15 @@ func runPlan(c *cli.Context) error {
 	}
 
 	sources, errs := lint.ReadPaths(paths, c.App.Reader, lint.ReadOptions{})
-	var stmts []*lint.Statement
-	for _, src := range sources {
-		st, err := lint.Parse(src, lint.Options{PGVersion: pgVersion})
-		if err != nil {
-			errs = append(errs, *err)
-			continue
-		}
-		stmts = append(stmts, st...)
-	}
 	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(c.App.ErrWriter, formatLintError(e))
 		}
 		return silentExit(exitUsage)
+	}
+	stmts, err := parseSources(c, sources, pgVersion)
+	if err != nil {
+		return err
 	}
 
 	plan, err := migrate.Build(stmts, lint.NewSchema(), migrate.Options{
