@@ -22,6 +22,7 @@ import (
 // steps on the live database.
 func runnerFlags() []cli.Flag {
 	return []cli.Flag{
+		dbFlag(),
 		&cli.StringFlag{Name: "state-schema", Value: migrate.DefaultStateSchema, Usage: "schema of the runner's journal (created if missing)", Category: "Runner"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout of each transactional step (SET LOCAL)", Category: "Runner"},
 		&cli.IntFlag{Name: "retries", Value: migrate.DefaultRetries, Usage: "attempts per step on lock timeouts", Category: "Runner"},
@@ -130,6 +131,7 @@ func statusCommand() *cli.Command {
    migrate status --dsn postgres://app@db/prod
    migrate status --format json`,
 		Flags: []cli.Flag{
+			dbFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
 			&cli.StringFlag{Name: "state-schema", Value: migrate.DefaultStateSchema, Usage: "schema of the runner's journal"},
 			&cli.StringFlag{Name: "id", Usage: "show only this migration"},
@@ -186,7 +188,7 @@ func runConfig(c *cli.Context, progress *progressOutput) migrate.RunConfig {
 // openPool connects with the runner's session settings, named after the
 // migration so operators can see (and the pre-flight gate can skip) it.
 func openPool(ctx context.Context, c *cli.Context, cmd, appName string) (*pgxpool.Pool, error) {
-	cfg, err := migrate.PoolConfig(c.String("dsn"), appName)
+	cfg, err := migrate.PoolConfig(dsnOf(c), appName)
 	if err != nil {
 		return nil, usageErrorf("%s: %v", cmd, err)
 	}
@@ -202,7 +204,7 @@ func openPool(ctx context.Context, c *cli.Context, cmd, appName string) (*pgxpoo
 }
 
 func secrets(c *cli.Context) []string {
-	return append([]string{c.String("dsn")}, c.StringSlice("replica-dsn")...)
+	return append([]string{dsnOf(c)}, c.StringSlice("replica-dsn")...)
 }
 
 // sourcesOf reads the migration files (not parsed yet: parsing needs the

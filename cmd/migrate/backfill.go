@@ -67,6 +67,7 @@ Examples:
    migrate backfill --table events --set "kind = 'click'" --where "kind IS NULL" --key tenant_id,id --batch-fixed --batch 500
    migrate backfill --table sessions --delete --where "expires_at < now() - interval '30 days'"`,
 		Flags: []cli.Flag{
+			dbFlag(),
 			&cli.StringFlag{Name: "table", Usage: "table to update, optionally schema-qualified", Category: "Job"},
 			&cli.StringFlag{Name: "set", Usage: `assignments, as in UPDATE's SET list: "col = expr[, col2 = expr2]"`, Category: "Job"},
 			&cli.StringFlag{Name: "where", Usage: "only update (or delete) rows matching this SQL predicate", Category: "Job"},
@@ -117,13 +118,13 @@ func runBackfill(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	secrets := append([]string{c.String("dsn")}, gcfg.ReplicaDSNs...)
+	secrets := append([]string{dsnOf(c)}, gcfg.ReplicaDSNs...)
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := pgxpool.ParseConfig(c.String("dsn"))
+	cfg, err := pgxpool.ParseConfig(dsnOf(c))
 	if err != nil {
 		// The parse error quotes the string, password included when it is
 		// too malformed to redact.

@@ -63,3 +63,22 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 }
+
+// --dsn works after the command name as well as before it, and the
+// command's own value wins over the global one.
+func TestDSNBeforeOrAfterCommand(t *testing.T) {
+	bad := "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
+	for _, args := range [][]string{
+		{"status", "--dsn", bad},
+		{"--dsn", bad, "status"},
+		{"--dsn", "postgres://other@127.0.0.1:2/x", "status", "--dsn", bad},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if code == 0 || strings.Contains(errOut, "not defined") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+		if strings.Contains(errOut, ":2") && !strings.Contains(errOut, ":1") {
+			t.Errorf("%v: used the global DSN over the command's: %q", args, errOut)
+		}
+	}
+}

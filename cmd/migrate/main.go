@@ -140,11 +140,25 @@ func setupLogging(c *cli.Context, stderr io.Writer) error {
 	return nil
 }
 
-// notImplemented is what a subcommand whose issue has not landed does: say so and exit 2.
-func notImplemented(name string) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		return usageErrorf("%s: not implemented yet", name)
+// dbFlag lets commands that connect take --dsn after their name too, as
+// in "migrate apply --dsn URL file.sql"; without it urfave/cli accepts the
+// global flag only before the command.
+func dbFlag() cli.Flag {
+	return &cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection string (default: the global --dsn, DATABASE_URL, then the libpq PG* variables)"}
+}
+
+// dsnOf returns the command's --dsn, else the global one (which carries
+// DATABASE_URL); "" leaves pgx to the libpq PG* variables.
+func dsnOf(c *cli.Context) string {
+	if c.IsSet("dsn") {
+		return c.String("dsn")
 	}
+	for _, p := range c.Lineage()[1:] {
+		if v := p.String("dsn"); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // onUsageError makes every subcommand report bad flags with exit code 2.
