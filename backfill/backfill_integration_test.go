@@ -33,12 +33,13 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	var dir string
 	if !testing.Short() {
-		dir, err := os.MkdirTemp("", "backfill-test-")
+		var err error
+		dir, err = os.MkdirTemp("", "backfill-test-")
 		if err != nil {
 			buildErr = err
 		} else {
-			defer os.RemoveAll(dir)
 			migrateBin = filepath.Join(dir, "migrate")
 			cmd := exec.Command("go", "build", "-o", migrateBin, "github.com/migrate-tool/migrate/cmd/migrate")
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -46,7 +47,11 @@ func TestMain(m *testing.M) {
 			}
 		}
 	}
-	pgtest.Main(m)
+	code := pgtest.Run(m)
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
 
 func needBinary(t *testing.T) {

@@ -80,10 +80,16 @@ func handleSignals() {
 //
 // Start works without it; Main only narrows the windows.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit, for a TestMain with its own clean-up to
+// do afterwards (os.Exit skips deferred calls).
+func Run(m *testing.M) int {
 	signalOnce.Do(handleSignals)
 	code := m.Run()
 	destroyAll()
-	os.Exit(code)
+	return code
 }
 
 // watchdog is a small shell process that outlives the test binary if the
