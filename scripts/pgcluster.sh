@@ -31,42 +31,9 @@
 set -euo pipefail
 
 db=${PGCLUSTER_DB:-demo}
-tools=(initdb pg_ctl pg_basebackup postgres)
+. "$(dirname "${BASH_SOURCE[0]}")/pgbin.sh"
 
 die() { echo "pgcluster: $*" >&2; exit 1; }
-
-has_tools() {
-	local d=$1 t
-	[ -n "$d" ] || return 1
-	for t in "${tools[@]}"; do
-		[ -f "$d/$t" ] && [ -x "$d/$t" ] || return 1
-	done
-}
-
-# The same search as scripts/ensure-postgres.sh (and integration/pgtest.BinDir).
-find_bindir() {
-	local d real
-	if [ -n "${MIGRATE_TEST_PG_BINDIR:-}" ]; then
-		has_tools "$MIGRATE_TEST_PG_BINDIR" && { echo "$MIGRATE_TEST_PG_BINDIR"; return 0; }
-		return 1
-	fi
-	local IFS=:
-	for d in $PATH; do
-		[ -x "$d/initdb" ] || continue
-		real=$(dirname "$(readlink -f "$d/initdb")")
-		has_tools "$real" && { echo "$real"; return 0; }
-		has_tools "$d" && { echo "$d"; return 0; }
-	done
-	unset IFS
-	if command -v pg_config >/dev/null 2>&1; then
-		d=$(pg_config --bindir 2>/dev/null || true)
-		has_tools "$d" && { echo "$d"; return 0; }
-	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin /usr/pgsql-*/bin /usr/local/pgsql/bin 2>/dev/null | sort -rV || true); do
-		has_tools "$d" && { echo "$d"; return 0; }
-	done
-	return 1
-}
 
 # as_pg runs a PostgreSQL tool as the server's OS user, from DIR (the
 # postgres user may not be allowed into the caller's working directory), with
