@@ -255,27 +255,7 @@ func cutBatches(text string, start, end int) [][2]int {
 	if per := (end - start) / (4 * runtime.GOMAXPROCS(0)); per > size {
 		size = per
 	}
-	var (
-		out  [][2]int
-		from = start
-		sp   stmtSplitter
-		s    = text[:end]
-	)
-	for i := start; i < end; {
-		t := lexAt(s, i)
-		if t.end <= i {
-			break
-		}
-		if sp.feed(s, t) && t.end-from >= size {
-			out = append(out, [2]int{from, t.end})
-			from = t.end
-		}
-		i = t.end
-	}
-	if from < end {
-		out = append(out, [2]int{from, end})
-	}
-	return out
+	return cutWindows(text, start, end, size)
 }
 
 func runSerial(n int, fn func(int)) {
