@@ -206,15 +206,22 @@ func (c *Cluster) WaitReplayed(ctx context.Context) error {
 			got = *replayed
 		}
 		return fmt.Errorf("pgtest: standby replayed %s, waiting for %s%s: %w",
-			got, target, pausedHint(s), err)
+			got, target, pausedHint(c.Standby), err)
 	}
 	return nil
 }
 
-// pausedHint names the likely cause of a replay wait that timed out.
-func pausedHint(s *pgx.Conn) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// pausedHint names the likely cause of a replay wait that timed out. It
+// asks on a new connection: pgx closes the one whose query the expired
+// context interrupted.
+func pausedHint(n *Node) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s, err := n.Connect(ctx)
+	if err != nil {
+		return ""
+	}
+	defer s.Close(context.Background())
 	var paused bool
 	if s.QueryRow(ctx, "SELECT pg_is_wal_replay_paused()").Scan(&paused) == nil && paused {
 		return " (replay is paused)"

@@ -181,9 +181,9 @@ func TestPauseWithoutWritesIsNotAWait(t *testing.T) {
 	}
 	t.Logf("PauseReplay on an idle cluster took %s", time.Since(began))
 	// WaitReplayed must report a paused standby rather than hang.
-	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
 	mustExec(t, ctx, connect(t, ctx, c.Primary), "CREATE TABLE t ()")
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	err := c.WaitReplayed(short)
 	if err == nil || !strings.Contains(err.Error(), "paused") {
 		t.Fatalf("WaitReplayed on a paused standby = %v, want an error naming the pause", err)
