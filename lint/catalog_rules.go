@@ -396,19 +396,6 @@ func runLiveHazard(pass *Pass) {
 // isConcurrently reports whether a statement is one of the CONCURRENTLY
 // forms that wait for old snapshots.
 func isConcurrently(n *pg_query.Node) bool {
-	switch {
-	case n.GetIndexStmt() != nil:
-		return n.GetIndexStmt().Concurrent
-	case n.GetDropStmt() != nil:
-		return n.GetDropStmt().Concurrent
-	case n.GetReindexStmt() != nil:
-		return hasDefElem(n.GetReindexStmt().Params, "concurrently")
-	case n.GetAlterTableStmt() != nil:
-		for _, cn := range n.GetAlterTableStmt().Cmds {
-			if pc := cn.GetAlterTableCmd().GetDef().GetPartitionCmd(); pc != nil && pc.Concurrent {
-				return true
-			}
-		}
-	}
-	return false
+	what, _ := nonTransactional(n, nil)
+	return strings.Contains(what, "CONCURRENTLY")
 }

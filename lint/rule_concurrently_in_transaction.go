@@ -43,6 +43,15 @@ var ruleConcurrentlyInTransaction = register(&Rule{
 	},
 })
 
+// RunsOutsideTransaction reports whether PostgreSQL refuses n inside a
+// transaction block (locks.md §3.7), so a runner must send it on its own.
+func RunsOutsideTransaction(n *pg_query.Node) bool {
+	if what, _ := nonTransactional(n, nil); what != "" {
+		return true
+	}
+	return n.GetCreatedbStmt() != nil || n.GetDropdbStmt() != nil || n.GetAlterSystemStmt() != nil
+}
+
 // nonTransactional names the statements of locks.md §3.7 that PostgreSQL
 // refuses inside a transaction block, with the table they work on when
 // there is one.

@@ -103,7 +103,7 @@ func (p *planner) passThrough() {
 	case n.GetInsertStmt() != nil, n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil,
 		n.GetSelectStmt() != nil, n.GetMergeStmt() != nil, n.GetCopyStmt() != nil:
 		class = classData
-	case nodeNonTransactional(n):
+	case lint.RunsOutsideTransaction(n):
 		class = classConcurrent
 	}
 	s := p.add(Expand, class, describe(n)+" as written (safe)", p.text(), undoOf(n), lint.LocksOf(p.cur, p.schema)...)

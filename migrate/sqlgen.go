@@ -229,31 +229,9 @@ func isNonTransactional(sql string) bool {
 		return false
 	}
 	for _, raw := range r.Stmts {
-		if nodeNonTransactional(raw.Stmt) {
+		if lint.RunsOutsideTransaction(raw.Stmt) {
 			return true
 		}
-	}
-	return false
-}
-
-func nodeNonTransactional(n *pg_query.Node) bool {
-	switch {
-	case n.GetIndexStmt() != nil:
-		return n.GetIndexStmt().Concurrent
-	case n.GetDropStmt() != nil:
-		return n.GetDropStmt().Concurrent
-	case n.GetReindexStmt() != nil:
-		return hasOption(n.GetReindexStmt().Params, "concurrently")
-	case n.GetVacuumStmt() != nil:
-		return n.GetVacuumStmt().IsVacuumcmd
-	case n.GetAlterTableStmt() != nil:
-		for _, c := range n.GetAlterTableStmt().Cmds {
-			if pc := c.GetAlterTableCmd().GetDef().GetPartitionCmd(); pc != nil && pc.Concurrent {
-				return true
-			}
-		}
-	case n.GetCreatedbStmt() != nil, n.GetDropdbStmt() != nil, n.GetAlterSystemStmt() != nil:
-		return true
 	}
 	return false
 }
