@@ -557,17 +557,7 @@ func testKillResume(t *testing.T, c *cluster) {
 		t.Fatalf("after SIGKILL the checkpoint says %d rows, the table has %d", checkpoint, committed)
 	}
 
-	rerun := exec.Command(migrateBin, args...)
-	res, err := rerun.CombinedOutput()
-	if err != nil {
-		t.Fatalf("re-run: %v\n%s", err, res)
-	}
-	t.Logf("killed at %d rows; re-run: %s", checkpoint, strings.TrimSpace(string(res)))
-	m := regexp.MustCompile(`(\d+) rows updated`).FindSubmatch(res)
-	if m == nil || !bytes.Contains(res, []byte("resumed")) {
-		t.Fatalf("re-run output does not report a resumed run:\n%s", res)
-	}
-	if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n != rows-checkpoint {
+	if n := rerunResumed(t, args, "updated", checkpoint); n != rows-checkpoint {
 		t.Errorf("re-run updated %d rows, want %d (the rest after the checkpoint)", n, rows-checkpoint)
 	}
 	// n counts real updates per row: a repeated batch would leave n = 2.
@@ -806,4 +796,22 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// rerunResumed runs the CLI again after a kill, checks that it says it
+// resumed, and returns how many rows it reports as verb ("updated",
+// "deleted").
+func rerunResumed(t *testing.T, args []string, verb string, checkpoint int64) int64 {
+	t.Helper()
+	res, err := exec.Command(migrateBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("re-run: %v\n%s", err, res)
+	}
+	t.Logf("killed at %d rows; re-run: %s", checkpoint, strings.TrimSpace(string(res)))
+	m := regexp.MustCompile(`(\d+) rows ` + verb).FindSubmatch(res)
+	if m == nil || !bytes.Contains(res, []byte("resumed")) {
+		t.Fatalf("re-run output does not report a resumed run:\n%s", res)
+	}
+	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return n
 }

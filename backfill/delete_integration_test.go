@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,17 +151,7 @@ func testDeleteKillResume(t *testing.T, c *cluster) {
 		t.Fatalf("%d matching rows left behind the checkpoint %d", n, cursor)
 	}
 
-	rerun := exec.Command(migrateBin, args...)
-	res, err := rerun.CombinedOutput()
-	if err != nil {
-		t.Fatalf("re-run: %v\n%s", err, res)
-	}
-	t.Logf("killed at %d rows; re-run: %s", checkpoint, strings.TrimSpace(string(res)))
-	m := regexp.MustCompile(`(\d+) rows deleted`).FindSubmatch(res)
-	if m == nil || !bytes.Contains(res, []byte("resumed")) {
-		t.Fatalf("re-run output does not report a resumed delete:\n%s", res)
-	}
-	if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n != doomed-checkpoint {
+	if n := rerunResumed(t, args, "deleted", checkpoint); n != doomed-checkpoint {
 		t.Errorf("re-run deleted %d rows, want %d (the rest after the checkpoint)", n, doomed-checkpoint)
 	}
 	var n, even, odd, sum int64
