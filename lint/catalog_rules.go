@@ -28,7 +28,7 @@ var ruleFKLocksOtherTable = register(&Rule{
 		}
 		// Most statements take no strong lock at all; finding that out
 		// first keeps the FK lookups off the hot path.
-		locks := LocksOf(st, pass.Schema)
+		locks := pass.locks()
 		strong := false
 		for _, l := range locks {
 			strong = strong || IsStrong(l.Mode)
@@ -159,6 +159,16 @@ func namedRelations(n *pg_query.Node) map[string]bool {
 		}
 		return out
 	}
+	if ix := n.GetIndexStmt(); ix != nil {
+		// PostgreSQL allows no subquery in index expressions or
+		// predicates: the indexed table is the only relation named.
+		out[RangeVarName(ix.Relation)] = true
+		return out
+	}
+	if cs := n.GetCreateStmt(); cs != nil {
+		createStmtRelations(cs, out)
+		return out
+	}
 	if d := n.GetDropStmt(); d != nil {
 		switch d.RemoveType {
 		case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_FOREIGN_TABLE,
@@ -170,6 +180,45 @@ func namedRelations(n *pg_query.Node) map[string]bool {
 			}
 		}
 	}
+	walkRangeVars(n, out)
+	return out
+}
+
+// createStmtRelations adds the relations CREATE TABLE names: the table, its
+// parents, the tables it copies with LIKE and those its foreign keys
+// reference. Defaults and checks cannot hold subqueries, so nothing else
+// can name a relation.
+func createStmtRelations(cs *pg_query.CreateStmt, out map[string]bool) {
+	add := func(rv *pg_query.RangeVar) {
+		if rv != nil {
+			out[RangeVarName(rv)] = true
+		}
+	}
+	add(cs.Relation)
+	for _, p := range cs.InhRelations {
+		add(p.GetRangeVar())
+	}
+	for _, el := range cs.TableElts {
+		switch {
+		case el.GetColumnDef() != nil:
+			cd := el.GetColumnDef()
+			add(cd.IdentitySequence)
+			for _, c := range cd.Constraints {
+				if con := c.GetConstraint(); con != nil {
+					add(con.Pktable)
+				}
+			}
+		case el.GetConstraint() != nil:
+			add(el.GetConstraint().Pktable)
+		case el.GetTableLikeClause() != nil:
+			add(el.GetTableLikeClause().Relation)
+		}
+	}
+}
+
+// walkRangeVars adds every RangeVar in the tree under n, by reflection:
+// the general case, for statements without a typed path.
+func walkRangeVars(n *pg_query.Node, out map[string]bool) {
 	var walk func(m protoreflect.Message, depth int)
 	walk = func(m protoreflect.Message, depth int) {
 		if depth > 64 || !m.IsValid() {
@@ -195,7 +244,6 @@ func namedRelations(n *pg_query.Node) map[string]bool {
 		})
 	}
 	walk(n.ProtoReflect(), 0)
-	return out
 }
 
 // Database-only rules. Their testdata cannot be judged without a live
@@ -307,7 +355,7 @@ func runInt4KeyOverflow(pass *Pass) {
 	for t := range namedRelations(pass.Stmt.Node) {
 		touched[t] = true
 	}
-	for _, l := range LocksOf(pass.Stmt, pass.Schema) {
+	for _, l := range pass.locks() {
 		touched[qualify(l.Relation)] = true
 	}
 	for _, s := range cat.Sequences {
@@ -342,7 +390,7 @@ func runLiveHazard(pass *Pass) {
 	if cat == nil || st.Node == nil || inFunctionBody(st) {
 		return
 	}
-	locks := LocksOf(st, pass.Schema)
+	locks := pass.locks()
 	concurrent := isConcurrently(st.Node)
 	var strong []Lock
 	for _, l := range locks {
