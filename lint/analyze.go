@@ -7,9 +7,10 @@ import (
 // analyze runs rules over one source's statements in order, keeping the
 // schema model and the transaction state current. Down statements are
 // skipped unless the options include them: they are rollback code, and
-// about half of what an undiscerning linter reports lands there.
-func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg *Config) []Finding {
-	a := newAnalyzer(src, schema, rules, cfg)
+// about half of what an undiscerning linter reports lands there. The
+// findings go to log; the entries returned say which of them stand.
+func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg *Config, log *findingLog, source int) []findingEntry {
+	a := newAnalyzer(src, schema, rules, cfg, log, source)
 	for _, st := range stmts {
 		a.step(st)
 	}
@@ -22,6 +23,7 @@ func analyze(src *Source, stmts []*Statement, schema *Schema, rules []*Rule, cfg
 // come last) and findings that depend on an index created further down.
 type analyzer struct {
 	src     *Source
+	source  int // src's index in the run, for ordering
 	schema  *Schema
 	rules   []*Rule
 	cfg     *Config
@@ -29,18 +31,31 @@ type analyzer struct {
 	session *TxState // autocommit statements share session settings
 	n       int      // statements stepped, the index of the next one
 	facts   *sourceFacts
+	log     *findingLog
 	pending []pendingFinding
+	pass    Pass       // reused for every rule and statement
+	shared  stepShared // the current statement's memo
 }
 
 // pendingFinding is a finding waiting for finish: ignore comments may
 // still suppress it, and unlessIndexed withdraws it when a later statement
-// creates the index it asks for.
+// creates the index it asks for. The finding itself is already in the log.
 type pendingFinding struct {
-	f             Finding
+	entry         findingEntry
+	rule          string
 	st            *Statement
 	at            int
 	internal      bool // the engine's own report: never suppressed
 	unlessIndexed *indexWant
+}
+
+// findingEntry is a finding that stands: where the log holds it, and what
+// orders it in the report and grades the run.
+type findingEntry struct {
+	ref       findingRef
+	source    int32
+	line, col int32
+	severity  Severity
 }
 
 type indexWant struct {
@@ -48,9 +63,21 @@ type indexWant struct {
 	cols  []string
 }
 
-func newAnalyzer(src *Source, schema *Schema, rules []*Rule, cfg *Config) *analyzer {
-	return &analyzer{src: src, schema: schema, rules: rules, cfg: cfg, session: &TxState{},
-		facts: &sourceFacts{indexes: map[string][]laterIndex{}}}
+func newAnalyzer(src *Source, schema *Schema, rules []*Rule, cfg *Config, log *findingLog, source int) *analyzer {
+	return &analyzer{src: src, source: source, schema: schema, rules: rules, cfg: cfg, session: &TxState{},
+		facts: &sourceFacts{indexes: map[string][]laterIndex{}}, log: log}
+}
+
+// report is every Pass's sink: it fills in what the rule left out and
+// logs the finding, pending until finish.
+func (a *analyzer) report(f Finding, unless *indexWant) {
+	pass := &a.pass
+	fillFinding(&f, pass)
+	a.pending = append(a.pending, pendingFinding{entry: a.logFinding(&f), rule: f.Rule, st: pass.Stmt, at: pass.index, unlessIndexed: unless})
+}
+
+func (a *analyzer) logFinding(f *Finding) findingEntry {
+	return findingEntry{ref: a.log.add(f), source: int32(a.source), line: int32(f.Line), col: int32(f.Column), severity: f.Severity}
 }
 
 // step checks st against the schema and transaction as the statements
@@ -72,20 +99,20 @@ func (a *analyzer) step(st *Statement) {
 	} else {
 		a.tx = nil
 	}
-	shared := &stepShared{}
+	// One Pass serves every rule of the statement: a Pass and a closure
+	// per rule and statement were a sixth of the analyzer's time.
+	a.shared = stepShared{}
+	pass := &a.pass
+	*pass = Pass{Stmt: st, Schema: a.schema, Tx: cur, Options: &a.cfg.Options, index: i, shared: &a.shared, report: a.report}
 	for _, r := range a.rules {
 		if r.Run == nil {
 			continue
 		}
-		pass := &Pass{Rule: r, Stmt: st, Schema: a.schema, Tx: cur, Options: &a.cfg.Options, index: i, shared: shared}
-		pass.report = func(f Finding, unless *indexWant) {
-			fillFinding(&f, pass)
-			a.pending = append(a.pending, pendingFinding{f: f, st: st, at: i, unlessIndexed: unless})
-		}
+		pass.Rule = r
 		a.safeRun(r, pass)
 	}
 	if st.Node != nil {
-		locks := LocksOf(st, a.schema)
+		locks := pass.locks()
 		a.schema.Apply(st)
 		cur.observe(st, locks)
 	}
@@ -98,7 +125,7 @@ func (a *analyzer) step(st *Statement) {
 // comments and index facts, in the order they were reported, and adds the
 // reports about ignore comments themselves. stmts are all the statements
 // stepped, with their ignore comments attached.
-func (a *analyzer) finish(stmts []*Statement) []Finding {
+func (a *analyzer) finish(stmts []*Statement) []findingEntry {
 	fileIgnores := map[string]*Ignore{}
 	for _, st := range stmts {
 		for i := range st.Ignores {
@@ -110,19 +137,22 @@ func (a *analyzer) finish(stmts []*Statement) []Finding {
 			}
 		}
 	}
-	var findings []Finding
+	var kept []findingEntry
 	for i := range a.pending {
 		p := &a.pending[i]
 		if p.unlessIndexed != nil && a.facts.indexedAfter(p.at, p.st.Down, p.unlessIndexed.table, p.unlessIndexed.cols) {
 			continue
 		}
-		if !p.internal && suppressed(p.st, fileIgnores, p.f.Rule) {
+		if !p.internal && suppressed(p.st, fileIgnores, p.rule) {
 			continue
 		}
-		findings = append(findings, p.f)
+		kept = append(kept, p.entry)
 	}
 	a.pending = nil
-	return append(findings, ignoreFindings(a.src, stmts, fileIgnores, a.cfg)...)
+	for _, f := range ignoreFindings(a.src, stmts, fileIgnores, a.cfg) {
+		kept = append(kept, a.logFinding(&f))
+	}
+	return kept
 }
 
 // safeRun keeps one rule's bug from taking the whole lint run down: the
@@ -133,7 +163,7 @@ func (a *analyzer) safeRun(r *Rule, pass *Pass) {
 			f := Finding{Rule: r.Name, Severity: SeverityWarning,
 				Message: "internal error in rule " + r.Name + "; please report it with this statement"}
 			fillFinding(&f, pass)
-			a.pending = append(a.pending, pendingFinding{f: f, st: pass.Stmt, at: pass.index, internal: true})
+			a.pending = append(a.pending, pendingFinding{entry: a.logFinding(&f), rule: f.Rule, st: pass.Stmt, at: pass.index, internal: true})
 		}
 	}()
 	r.Run(pass)
@@ -158,7 +188,11 @@ func fillFinding(f *Finding, pass *Pass) {
 		f.Statement = st.Text()
 	}
 	if f.Doc == "" {
-		f.Doc = "docs/rules/" + f.Rule + ".md"
+		if f.Rule == pass.Rule.Name {
+			f.Doc = pass.Rule.docPath()
+		} else {
+			f.Doc = "docs/rules/" + f.Rule + ".md"
+		}
 	}
 	if f.Locks == nil {
 		f.Locks = []Lock{}

@@ -34,7 +34,7 @@ type streamJob struct {
 // restored the schema, when some window does not parse: the whole-source
 // path then decides, as it always has, between a syntax error and skipped
 // down code, and no statement of the source has been applied.
-func lintStream(src *Source, schema *Schema, rules []*Rule, cfg *Config) (FileResult, []Finding, bool) {
+func lintStream(src *Source, schema *Schema, rules []*Rule, cfg *Config, log *findingLog, source int) (FileResult, []findingEntry, bool) {
 	text := string(src.Text)
 	var jobs []*streamJob
 	for ci, c := range src.Chunks {
@@ -99,7 +99,7 @@ func lintStream(src *Source, schema *Schema, rules []*Rule, cfg *Config) (FileRe
 	}
 
 	snapshot := schema.clone()
-	a := newAnalyzer(src, schema, rules, cfg)
+	a := newAnalyzer(src, schema, rules, cfg, log, source)
 	tx := txAssigner{src: src}
 	var (
 		tops  []*Statement

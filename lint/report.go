@@ -50,6 +50,12 @@ func WriteReport(w io.Writer, res *Result, format string, opts ReportOptions) er
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var err error
 	switch format {
+	case "text", "", "json", "github":
+		// These stream, one finding at a time, from a compact Result.
+	default:
+		res.Materialize()
+	}
+	switch format {
 	case "text", "":
 		err = writeText(bw, res, opts)
 	case "json":
@@ -211,19 +217,22 @@ func writeCollapsed(w io.Writer, s string) {
 	w.Write(buf)
 }
 
-// severityCounts counts findings by severity.
-func severityCounts(fs []Finding) (errs, warns, infos int) {
-	for i := range fs {
-		switch fs[i].Severity {
-		case SeverityError:
-			errs++
-		case SeverityWarning:
-			warns++
-		default:
-			infos++
+// eachByFile calls fn for the findings grouped by file, in the order of
+// res.Files and then of files only findings mention, each file's findings
+// in report order.
+func eachByFile(res *Result, fn func(*Finding)) {
+	if res.compact != nil {
+		// Lint orders compact findings by source, that is by res.Files.
+		for f := range res.AllFindings() {
+			fn(f)
+		}
+		return
+	}
+	for _, group := range findingsByFile(res) {
+		for _, f := range group {
+			fn(f)
 		}
 	}
-	return
 }
 
 // findingsByFile groups findings by file in the order of res.Files, then
@@ -269,8 +278,7 @@ func (o *ReportOptions) ruleDescriptors(res *Result) []*Rule {
 		byName[r.Name] = r
 	}
 	used := map[string]*Rule{}
-	for i := range res.Findings {
-		f := &res.Findings[i]
+	for f := range res.AllFindings() {
 		if _, ok := used[f.Rule]; ok {
 			continue
 		}

@@ -10,8 +10,7 @@ import (
 // per input error, which the runner turns into annotations on the diff.
 // Pieces are escaped straight into the buffer: no per-finding strings.
 func writeGitHub(w *bufio.Writer, res *Result, opts ReportOptions) error {
-	for i := range res.Findings {
-		f := &res.Findings[i]
+	for f := range res.AllFindings() {
 		cmd := "notice"
 		switch f.Severity {
 		case SeverityError:

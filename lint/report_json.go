@@ -40,9 +40,11 @@ func writeJSON(w *bufio.Writer, res *Result) error {
 	}
 	b = jsonArrayEnd(b, len(res.Files))
 	b = append(b, ",\n  \"findings\": ["...)
-	for i := range res.Findings {
+	i := 0
+	for f := range res.AllFindings() {
 		b = jsonItemStart(b, i)
-		b = appendJSONFinding(b, &res.Findings[i])
+		i++
+		b = appendJSONFinding(b, f)
 		// Flush as we go so memory stays bounded by one finding, not
 		// by the report.
 		if len(b) > 32<<10 {
@@ -52,7 +54,7 @@ func writeJSON(w *bufio.Writer, res *Result) error {
 			b = b[:0]
 		}
 	}
-	b = jsonArrayEnd(b, len(res.Findings))
+	b = jsonArrayEnd(b, res.NumFindings())
 	b = append(b, ",\n  \"errors\": ["...)
 	for i, e := range res.Errors {
 		b = jsonItemStart(b, i)

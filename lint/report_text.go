@@ -46,12 +46,10 @@ func (p palette) severity(s Severity) string {
 // terminal reporter re-reads the whole file for every diagnostic.
 func writeText(w *bufio.Writer, res *Result, opts ReportOptions) error {
 	p := newPalette(opts.Color)
-	for _, group := range findingsByFile(res) {
-		for _, f := range group {
-			writeTextFinding(w, p, f)
-			w.WriteByte('\n')
-		}
-	}
+	eachByFile(res, func(f *Finding) {
+		writeTextFinding(w, p, f)
+		w.WriteByte('\n')
+	})
 	w.WriteString(textSummary(res, p))
 	w.WriteByte('\n')
 	return nil
@@ -165,7 +163,7 @@ func writeIndented(w *bufio.Writer, s, indent string) {
 // textSummary is the closing line, e.g.
 // "3 errors, 1 warning in 2 files (12 statements)".
 func textSummary(res *Result, p palette) string {
-	errs, warns, infos := severityCounts(res.Findings)
+	errs, warns, infos := res.SeverityCounts()
 	var parts []string
 	if errs > 0 {
 		parts = append(parts, p.red+plural(errs, "error", "errors")+p.reset)

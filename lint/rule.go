@@ -1,5 +1,7 @@
 package lint
 
+import "sync"
+
 // Rule is one check. Rules are values, registered in the All list, so that
 // tests, docs and configuration can enumerate them.
 type Rule struct {
@@ -15,6 +17,19 @@ type Rule struct {
 
 // DocPath is the rule's documentation page, relative to the repository root.
 func (r *Rule) DocPath() string { return "docs/rules/" + r.Name + ".md" }
+
+// docPath is DocPath without an allocation per finding: rules are shared
+// values, so the path is built once per rule.
+func (r *Rule) docPath() string {
+	if p, ok := docPaths.Load(r.Name); ok {
+		return p.(string)
+	}
+	p := r.DocPath()
+	docPaths.Store(r.Name, p)
+	return p
+}
+
+var docPaths sync.Map
 
 // Pass is what a rule sees for one statement: the statement, the schema as
 // it stands just before the statement runs, the transaction it runs in, and
@@ -37,6 +52,20 @@ type Pass struct {
 type stepShared struct {
 	alter     *alterTarget
 	alterDone bool
+	locks     []Lock
+	locksDone bool
+}
+
+// locks is LocksOf(p.Stmt, p.Schema), worked out once per statement. The
+// slice is shared: callers that change it must copy it first.
+func (p *Pass) locks() []Lock {
+	if p.shared == nil {
+		return LocksOf(p.Stmt, p.Schema)
+	}
+	if !p.shared.locksDone {
+		p.shared.locks, p.shared.locksDone = LocksOf(p.Stmt, p.Schema), true
+	}
+	return p.shared.locks
 }
 
 // sourceFacts are facts about a whole source that rules need from further

@@ -56,7 +56,7 @@ var ruleAttachPartition = register(&Rule{
 			}
 			pass.Report(Finding{
 				Message: msg,
-				Locks:   strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+				Locks:   strongLocks(pass.locks()),
 				Scan:    true,
 				Fix:     fix,
 			})

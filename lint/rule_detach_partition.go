@@ -36,7 +36,7 @@ var ruleDetachPartition = register(&Rule{
 			pass.Report(Finding{
 				Message: "DETACH PARTITION " + qpart + " takes ACCESS EXCLUSIVE on the parent " + qp + ", which blocks reads and writes of the whole partitioned table " +
 					"while it waits for and holds the lock; DETACH ... CONCURRENTLY takes only SHARE UPDATE EXCLUSIVE on the parent",
-				Locks: strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+				Locks: strongLocks(pass.locks()),
 				Fix: "ALTER TABLE " + qp + " DETACH PARTITION " + qpart + " CONCURRENTLY;\n" +
 					"-- cannot run inside a transaction block" + txSuffix(pass.Stmt) + "; it waits for every running transaction, and still takes\n" +
 					"-- ACCESS EXCLUSIVE on " + qpart + " at the end. It is refused when " + qp + " has a DEFAULT partition.\n" +

@@ -52,7 +52,7 @@ var ruleDomainAddConstraint = register(&Rule{
 		pass.Report(Finding{
 			Message: "ALTER DOMAIN " + q + " " + domainAction(d) + " takes SHARE on " + on + ", which blocks writes (INSERT, UPDATE, DELETE) to them " +
 				"while every stored value is checked; add the constraint NOT VALID (no table locks, new values are checked at once) and validate it separately",
-			Locks: strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+			Locks: strongLocks(pass.locks()),
 			Scan:  true,
 			Fix: "ALTER DOMAIN " + q + " ADD CONSTRAINT " + cn + " CHECK (" + check + ") NOT VALID;\n" +
 				"-- later, in its own transaction, when writes to those tables can pause for the length of a scan:\n" +

@@ -54,7 +54,7 @@ var ruleDroppingTable = register(&Rule{
 		fix.WriteString("SET LOCAL lock_timeout = '2s';\n" + pass.Stmt.Text() + ";")
 		pass.Report(Finding{
 			Message: msg,
-			Locks:   strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+			Locks:   strongLocks(pass.locks()),
 			Fix:     fix.String(),
 		})
 	},

@@ -22,7 +22,7 @@ var ruleLockTable = register(&Rule{
 		if len(tables) == 0 {
 			return
 		}
-		f := Finding{Locks: LocksOf(pass.Stmt, pass.Schema)}
+		f := Finding{Locks: pass.locks()}
 		if !IsStrong(mode) {
 			// A weak explicit lock blocks no application traffic; it is
 			// worth a note only because it still queues behind DDL.

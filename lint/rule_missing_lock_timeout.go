@@ -15,7 +15,7 @@ var ruleMissingLockTimeout = register(&Rule{
 		if pass.Tx == nil || pass.Tx.SetLockTimeout || inFunctionBody(st) {
 			return
 		}
-		strong := strongLocks(LocksOf(st, pass.Schema))
+		strong := strongLocks(pass.locks())
 		if len(strong) == 0 {
 			return
 		}

@@ -35,7 +35,7 @@ var rulePartitionOfExistingTable = register(&Rule{
 			Message: "CREATE TABLE " + qpart + " PARTITION OF " + qp + " takes ACCESS EXCLUSIVE on " + qp +
 				", which blocks reads and writes of the whole partitioned table (and, if it has a DEFAULT partition, scans that partition under the same lock); " +
 				"create a standalone table and ATTACH it instead",
-			Locks: strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+			Locks: strongLocks(pass.locks()),
 			Fix:   fix,
 		})
 	},

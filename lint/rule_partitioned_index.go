@@ -42,7 +42,7 @@ var rulePartitionedIndex = register(&Rule{
 		}
 		locks := []Lock{} // the concurrent form is refused before it locks anything
 		if !ix.Concurrent {
-			locks = strongLocks(LocksOf(pass.Stmt, pass.Schema))
+			locks = strongLocks(pass.locks())
 		}
 		pass.Report(Finding{
 			Message: msg,

@@ -17,7 +17,7 @@ var ruleRefreshMaterializedView = register(&Rule{
 		if r.SkipData {
 			pass.Report(Finding{
 				Message: "REFRESH MATERIALIZED VIEW " + q + " WITH NO DATA takes ACCESS EXCLUSIVE on it and leaves it unpopulated: every query on " + q + " fails until the next full refresh",
-				Locks:   strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+				Locks:   strongLocks(pass.locks()),
 				Fix:     "-- keep the view populated; refresh it concurrently instead:\nREFRESH MATERIALIZED VIEW CONCURRENTLY " + q + ";",
 			})
 			return
@@ -32,7 +32,7 @@ var ruleRefreshMaterializedView = register(&Rule{
 		}
 		pass.Report(Finding{
 			Message: "REFRESH MATERIALIZED VIEW " + q + " takes ACCESS EXCLUSIVE on it, which blocks every read of the view while the query re-runs and the view is rewritten; use CONCURRENTLY",
-			Locks:   strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+			Locks:   strongLocks(pass.locks()),
 			Rewrite: true,
 			Fix:     fix,
 		})

@@ -22,7 +22,7 @@ var ruleRenamingTable = register(&Rule{
 		pass.Report(Finding{
 			Message: "renaming " + qo + " to " + QuoteIdent(r.Newname) + " breaks every query of the running application that still uses the old name " +
 				"(and takes ACCESS EXCLUSIVE on it, which blocks reads and writes while it waits)",
-			Locks: strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+			Locks: strongLocks(pass.locks()),
 			Fix: "-- Rename and leave a compatibility view under the old name, in one short transaction;\n" +
 				"-- a plain SELECT * view is updatable, so old code keeps reading and writing through it:\n" +
 				"BEGIN;\nSET LOCAL lock_timeout = '2s';\n" +

@@ -33,7 +33,7 @@ var ruleRequireConcurrentIndex = register(&Rule{
 		pass.Report(Finding{
 			Message: what + " on existing table " + displayQuoted(table) + " takes a SHARE lock on it, which blocks writes (INSERT, UPDATE, DELETE), not reads, " +
 				"for as long as the full scan and index build take; use CREATE INDEX CONCURRENTLY",
-			Locks: locksOn(LocksOf(pass.Stmt, pass.Schema), table),
+			Locks: locksOn(pass.locks(), table),
 			Scan:  true,
 			Fix:   cic + ";\n" + cicFollowUp(pass.Stmt, schemaOf(table)+"."+name),
 		})

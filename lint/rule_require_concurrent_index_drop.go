@@ -38,7 +38,7 @@ var ruleRequireConcurrentIndexDrop = register(&Rule{
 		if len(fixes) == 0 {
 			return
 		}
-		locks := strongLocks(LocksOf(pass.Stmt, pass.Schema))
+		locks := strongLocks(pass.locks())
 		on := "its table"
 		if len(tables) > 0 {
 			on = joinDisplay(tables)

@@ -67,7 +67,7 @@ var ruleRequireConcurrentReindex = register(&Rule{
 		}
 		pass.Report(Finding{
 			Message: msg,
-			Locks:   LocksOf(pass.Stmt, pass.Schema),
+			Locks:   pass.locks(),
 			Scan:    true,
 			Fix:     fix,
 		})

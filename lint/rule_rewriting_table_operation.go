@@ -119,7 +119,7 @@ var ruleRewritingTableOperation = register(&Rule{
 func reportRewrite(pass *Pass, msg, fix string) {
 	pass.Report(Finding{
 		Message: msg,
-		Locks:   strongLocks(LocksOf(pass.Stmt, pass.Schema)),
+		Locks:   strongLocks(pass.locks()),
 		Rewrite: true,
 		Scan:    true,
 		Fix:     fix,

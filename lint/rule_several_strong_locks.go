@@ -27,7 +27,7 @@ var ruleSeveralStrongLocks = register(&Rule{
 		}
 		var fresh []Lock
 		seen := map[string]bool{}
-		for _, l := range strongLocks(LocksOf(st, pass.Schema)) {
+		for _, l := range strongLocks(pass.locks()) {
 			k := lockKey(pass.Schema, l.Relation)
 			if !held[k] && !seen[k] {
 				seen[k] = true

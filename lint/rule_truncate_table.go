@@ -24,7 +24,7 @@ var ruleTruncateTable = register(&Rule{
 		if len(tables) == 0 {
 			return
 		}
-		locks := strongLocks(LocksOf(pass.Stmt, pass.Schema))
+		locks := strongLocks(pass.locks())
 		msg := "TRUNCATE " + joinDisplay(tables) + " takes ACCESS EXCLUSIVE, which blocks reads and writes until the transaction ends, and swaps in new, empty files"
 		if t.Behavior == pg_query.DropBehavior_DROP_CASCADE {
 			var extra []string

@@ -59,7 +59,7 @@ var ruleWholeTableDML = register(&Rule{
 		}
 		pass.Report(Finding{
 			Message: msg,
-			Locks:   LocksOf(st, pass.Schema),
+			Locks:   pass.locks(),
 			Scan:    true,
 			Fix:     fix,
 		})

@@ -107,7 +107,11 @@ func runLint(c *cli.Context) error {
 		return err
 	}
 	sources, readErrs := lint.ReadPaths(paths, c.App.Reader, s.read)
+	// Only --dsn, --trace and --changed-since edit the findings after
+	// linting; without them the report streams from the compact form.
+	s.cfg.Compact = db.cat == nil && !db.trace && changed == nil
 	res := lint.Lint(sources, s.cfg)
+	writeHeapProfile()
 	if len(readErrs) > 0 {
 		res.Errors = append(append([]lint.Error(nil), readErrs...), res.Errors...)
 	}
@@ -152,10 +156,9 @@ func runLint(c *cli.Context) error {
 	if len(res.Errors) > 0 {
 		return silentExit(exitUsage)
 	}
-	for _, f := range res.Findings {
-		if f.Severity >= s.failOn {
-			return silentExit(exitFindings)
-		}
+	errs, warns, infos := res.SeverityCounts()
+	if errs > 0 && s.failOn <= lint.SeverityError || warns > 0 && s.failOn <= lint.SeverityWarning || infos > 0 && s.failOn <= lint.SeverityInfo {
+		return silentExit(exitFindings)
 	}
 	return nil
 }

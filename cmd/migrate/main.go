@@ -45,7 +45,10 @@ func failedf(format string, args ...any) error {
 func silentExit(code int) error { return &exitError{code: code} }
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	stop := startProfile()
+	code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run is main without os.Exit, so tests can drive the whole CLI in-process.
