@@ -26,7 +26,7 @@ func Parse(src *Source, opts Options) (stmts []*Statement, perr *Error) {
 			perr = &Error{File: src.Path, Line: 1, Column: 1, Message: fmt.Sprintf("internal error while parsing: %v", r)}
 		}
 	}()
-	text := string(src.Text)
+	text := src.text()
 	top, perr := parseChunks(src, text, opts)
 	if perr != nil {
 		return nil, perr

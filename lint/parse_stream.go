@@ -35,7 +35,7 @@ type streamJob struct {
 // path then decides, as it always has, between a syntax error and skipped
 // down code, and no statement of the source has been applied.
 func lintStream(src *Source, schema *Schema, rules []*Rule, cfg *Config, log *findingLog, source int) (FileResult, []findingEntry, bool) {
-	text := string(src.Text)
+	text := src.text()
 	var jobs []*streamJob
 	for ci, c := range src.Chunks {
 		start, end := clampRange(c.Start, c.End, len(text))

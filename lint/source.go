@@ -45,6 +45,10 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 				errs = append(errs, Error{File: StdinPath, Line: 1, Column: 1, Message: err.Error()})
 				continue
 			}
+			if e := checkSize(StdinPath, text); e != nil {
+				errs = append(errs, *e)
+				continue
+			}
 			out = append(out, ReadSource(StdinPath, text, opts))
 			continue
 		}
@@ -62,6 +66,10 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 				errs = append(errs, Error{File: p, Line: 1, Column: 1, Message: errMessage(err)})
 				continue
 			}
+			if e := checkSize(p, text); e != nil {
+				errs = append(errs, *e)
+				continue
+			}
 			out = append(out, ReadSource(p, text, opts))
 			continue
 		}
@@ -73,10 +81,26 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 				errs = append(errs, Error{File: f, Line: 1, Column: 1, Message: errMessage(err)})
 				continue
 			}
+			if e := checkSize(f, text); e != nil {
+				errs = append(errs, *e)
+				continue
+			}
 			out = append(out, ReadSource(f, text, opts))
 		}
 	}
 	return out, errs
+}
+
+// MaxSourceBytes is the largest input lint reads: positions are kept as
+// 32-bit offsets, and a migration this size is a data dump, not a schema
+// change.
+const MaxSourceBytes = 1 << 30
+
+func checkSize(path string, text []byte) *Error {
+	if len(text) <= MaxSourceBytes {
+		return nil
+	}
+	return &Error{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("%d bytes is more than lint reads (%d): split the file", len(text), MaxSourceBytes)}
 }
 
 func errMessage(err error) string {

@@ -1,7 +1,9 @@
 package lint
 
 import (
+	"bytes"
 	"fmt"
+	"unsafe"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -81,7 +83,15 @@ type Source struct {
 	// .down.sql, diesel down.sql, Flyway U, sqitch revert/).
 	Down bool
 
-	lines []int // byte offset of each line start, built lazily by Position
+	lines []int32 // byte offset of each line start, built lazily by Position
+}
+
+// text is Text as a string without a copy. The parser and the rules work
+// on strings; a second copy of a large migration was a tenth of a lint
+// run's memory. Text is never written after reading (see its comment), so
+// sharing its bytes is safe.
+func (s *Source) text() string {
+	return unsafe.String(unsafe.SliceData(s.Text), len(s.Text))
 }
 
 // Chunk is a byte range of Source.Text that the runner sends to the server
@@ -108,10 +118,10 @@ func (p Position) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Column
 // Position maps a byte offset of s.Text to a 1-based line:column.
 func (s *Source) Position(offset int) Position {
 	if s.lines == nil {
-		s.lines = append(s.lines, 0)
+		s.lines = make([]int32, 1, 1+bytes.Count(s.Text, []byte{'\n'}))
 		for i, b := range s.Text {
 			if b == '\n' {
-				s.lines = append(s.lines, i+1)
+				s.lines = append(s.lines, int32(i+1))
 			}
 		}
 	}
@@ -125,13 +135,13 @@ func (s *Source) Position(offset int) Position {
 	lo, hi := 0, len(s.lines)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if s.lines[mid] <= offset {
+		if int(s.lines[mid]) <= offset {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return Position{Line: lo + 1, Column: offset - s.lines[lo] + 1}
+	return Position{Line: lo + 1, Column: offset - int(s.lines[lo]) + 1}
 }
 
 // Statement is one parsed top-level statement, or one statement found inside
@@ -178,7 +188,7 @@ func (st *Statement) Text() string {
 	if st.Source == nil || st.Start < 0 || st.End > len(st.Source.Text) || st.Start > st.End {
 		return ""
 	}
-	return string(st.Source.Text[st.Start:st.End])
+	return st.Source.text()[st.Start:st.End]
 }
 
 // Pos and EndPos are the 1-based positions of the statement's first byte and

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/migrate-tool/migrate/lint"
@@ -94,21 +95,24 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 func regclass(qualified string) string { return quoteLiteral(qt(qualified)) + "::regclass" }
 
 // parseTreeVersion is the parse tree version pg_query's deparser expects;
-// taken from a parse so that it follows the library.
-var parseTreeVersion = func() int32 {
+// taken from a parse so that it follows the library. Lazily: the first
+// parse builds every protobuf type of the tree, which every command would
+// otherwise pay at start-up (5 ms, and pages of memory) whether it deparses
+// or not.
+var parseTreeVersion = sync.OnceValue(func() int32 {
 	r, err := pg_query.Parse("SELECT 1")
 	if err != nil {
 		return 0
 	}
 	return r.Version
-}()
+})
 
 // deparse renders a statement node as SQL, or "" if the deparser rejects it.
 func deparse(n *pg_query.Node) string {
 	if n == nil {
 		return ""
 	}
-	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion,
+	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion(),
 		Stmts: []*pg_query.RawStmt{{Stmt: n}}})
 	if err != nil {
 		return ""
