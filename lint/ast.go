@@ -157,12 +157,17 @@ func TypeNameOf(tn *pg_query.TypeName) TypeName {
 	if tn == nil {
 		return TypeName{}
 	}
-	var parts []string
-	for _, n := range tn.Names {
-		parts = append(parts, StringValue(n))
+	var name string
+	// Nearly every type is one name or pg_catalog.name: those need no
+	// joined string, and every rule asks for the column types.
+	switch {
+	case len(tn.Names) == 1:
+		name = strings.TrimPrefix(StringValue(tn.Names[0]), "pg_catalog.")
+	case len(tn.Names) == 2 && StringValue(tn.Names[0]) == "pg_catalog":
+		name = StringValue(tn.Names[1])
+	default:
+		name = strings.TrimPrefix(NameList(tn.Names), "pg_catalog.")
 	}
-	name := strings.Join(parts, ".")
-	name = strings.TrimPrefix(name, "pg_catalog.")
 	switch name {
 	case "serial", "serial4":
 		name = "serial"

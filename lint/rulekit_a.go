@@ -2,6 +2,7 @@ package lint
 
 import (
 	"strings"
+	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -14,10 +15,11 @@ import (
 // did not create. table is nil when no migration read so far created it:
 // then it exists with a shape the model does not know.
 type alterTarget struct {
-	stmt  *pg_query.AlterTableStmt
-	name  string // qualified
-	table *Table
-	cmds  []*pg_query.AlterTableCmd
+	stmt   *pg_query.AlterTableStmt
+	name   string // qualified
+	table  *Table
+	cmds   []*pg_query.AlterTableCmd
+	quoted string // sql(), once: a fix names the table a dozen times
 }
 
 // existingAlter returns the statement's ALTER TABLE when it targets a table
@@ -47,7 +49,7 @@ func findExistingAlter(pass *Pass) *alterTarget {
 	if t != nil && t.Kind != "" && t.Kind != "table" {
 		return nil
 	}
-	out := &alterTarget{stmt: at, name: name, table: t}
+	out := &alterTarget{stmt: at, name: name, table: t, cmds: make([]*pg_query.AlterTableCmd, 0, len(at.Cmds))}
 	for _, n := range at.Cmds {
 		if cmd := n.GetAlterTableCmd(); cmd != nil {
 			out.cmds = append(out.cmds, cmd)
@@ -57,7 +59,12 @@ func findExistingAlter(pass *Pass) *alterTarget {
 }
 
 // sql is the table's name as it must be written in generated SQL.
-func (a *alterTarget) sql() string { return QuoteQualified(a.name) }
+func (a *alterTarget) sql() string {
+	if a.quoted == "" {
+		a.quoted = QuoteQualified(a.name)
+	}
+	return a.quoted
+}
 
 // alone is a note for fixes of multi-subcommand statements: the fix replaces
 // one subcommand, and the reader must not drop the others.
@@ -295,23 +302,37 @@ func (r *recipe) note(text string) {
 	if text == "" {
 		return
 	}
-	for _, line := range strings.Split(text, "\n") {
-		r.b.WriteString("-- " + line + "\n")
+	for {
+		line, rest, more := strings.Cut(text, "\n")
+		r.b.WriteString("-- ")
+		r.b.WriteString(line)
+		r.b.WriteByte('\n')
+		if !more {
+			return
+		}
+		text = rest
 	}
 }
 
-// step adds a numbered step: a comment and its SQL statements.
+// step adds a numbered step: a comment and its SQL statements. The
+// pieces go straight into the builder; a concatenated line per write was
+// a visible share of what large migrations spend on fixes.
 func (r *recipe) step(comment string, sql ...string) {
 	r.n++
-	r.b.WriteString("-- " + itoa(r.n) + ". " + comment + "\n")
+	r.b.WriteString("-- ")
+	r.b.WriteString(itoa(r.n))
+	r.b.WriteString(". ")
+	r.b.WriteString(comment)
+	r.b.WriteByte('\n')
 	for _, s := range sql {
 		if s == "" {
 			continue
 		}
+		r.b.WriteString(s)
 		if !strings.HasPrefix(s, "--") && !strings.HasSuffix(s, ";") {
-			s += ";"
+			r.b.WriteByte(';')
 		}
-		r.b.WriteString(s + "\n")
+		r.b.WriteByte('\n')
 	}
 }
 
@@ -362,6 +383,35 @@ func withNewPrefix(expr *pg_query.Node) string {
 	if text == "" {
 		return ""
 	}
+	// The answer depends on the text alone, and a migration converts the
+	// same few expressions again and again (c::bigint for every type
+	// change): a parse through cgo per finding cost more than the rest of
+	// the fix.
+	newPrefixMemo.Lock()
+	out, ok := newPrefixMemo.m[text]
+	newPrefixMemo.Unlock()
+	if ok {
+		return out
+	}
+	out = prefixNew(text)
+	newPrefixMemo.Lock()
+	if len(newPrefixMemo.m) >= 4096 || newPrefixMemo.m == nil {
+		newPrefixMemo.m = make(map[string]string)
+	}
+	newPrefixMemo.m[text] = out
+	newPrefixMemo.Unlock()
+	return out
+}
+
+// newPrefixMemo holds withNewPrefix's recent answers; emptied when full so
+// that a long-running process does not grow it without bound.
+var newPrefixMemo struct {
+	sync.Mutex
+	m map[string]string
+}
+
+// prefixNew is withNewPrefix on an expression's deparsed text.
+func prefixNew(text string) string {
 	tree, err := pg_query.Parse("SELECT " + text)
 	if err != nil || len(tree.Stmts) != 1 {
 		return ""
