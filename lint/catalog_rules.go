@@ -2,6 +2,8 @@ package lint
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +103,9 @@ func fkRelation(s *Schema, table string, named map[string]bool) string {
 			return "has a foreign key referencing " + DisplayName(c.RefTable)
 		}
 	}
-	for t := range named {
+	// In name order: which named table the message cites must not depend
+	// on map iteration, or the same migration lints differently each run.
+	for _, t := range slices.Sorted(maps.Keys(named)) {
 		for _, c := range s.Table(t).constraintsOfKind("foreign") {
 			if c.RefTable == table {
 				return "referenced by a foreign key of " + DisplayName(t)
@@ -115,15 +119,24 @@ func fkRelation(s *Schema, table string, named map[string]bool) string {
 // foreign key referencing parent, and how many other referrers there are
 // (not all of them checked, so "up to").
 func existingChildren(pass *Pass, parent string, named map[string]bool, limit int) ([]string, int) {
-	all := fkChildren(pass.Schema, parent)
+	all, self := pass.Schema.referrersNoCopy(qualify(parent))
+	total := len(all)
+	if self >= 0 {
+		total--
+	}
 	var out []string
-	for i, c := range all {
+	i := -1 // position among the referrers other than parent itself
+	for j, c := range all {
+		if j == self {
+			continue
+		}
+		i++
 		if named[c] || !relExisting(pass, c) {
 			continue
 		}
 		out = append(out, c)
 		if len(out) == limit {
-			return out, len(all) - i - 1
+			return out, total - i - 1
 		}
 	}
 	return out, 0
