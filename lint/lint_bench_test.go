@@ -3,7 +3,10 @@ package lint
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
 // benchMigration returns the migration scripts/bench.sh generates (its
@@ -135,4 +138,27 @@ func BenchmarkLintBig(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/stmt")
 	b.ReportMetric(float64(findings), "findings")
+}
+
+// BenchmarkParseOnly is the floor under BenchmarkLintBig: pg_query_go
+// parsing the same file, cut into the same windows and spread over the
+// same workers, with nothing else done. Almost all of it is pg_query's
+// protobuf round trip (C packing, Go unpacking), not the parse itself; a
+// lint run cannot be faster than this (go test -run=^$
+// -bench=BenchmarkParseOnly ./lint/).
+func BenchmarkParseOnly(b *testing.B) {
+	text := benchMigration(20000)
+	windows := cutWindows(text, 0, len(text), streamWindowBytes)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		var failed atomic.Bool
+		runParallel(len(windows), func(i int) {
+			if _, err := pg_query.Parse(text[windows[i][0]:windows[i][1]]); err != nil {
+				failed.Store(true)
+			}
+		})
+		if failed.Load() {
+			b.Fatal("the benchmark migration does not parse")
+		}
+	}
 }

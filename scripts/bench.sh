@@ -8,15 +8,18 @@
 # A missing squawk is reported and skipped, not fatal: the baseline is a
 # comparison, not a dependency. BENCH_STRICT=1 makes missed targets exit 1.
 #
-# Knobs: BIN (default bin/migrate), BENCH_STATEMENTS (20000), BENCH_RUNS (5),
-# SQUAWK (path to a native squawk binary), SQUAWK_VERSION (2.66.0),
-# BENCH_NO_HYPERFINE=1 (time with date +%s%N even when hyperfine is there).
+# Times are medians over interleaved rounds (every command once per round),
+# and the time targets are medians of per-round ratios: on a shared VM the
+# speed drifts too much for back-to-back batches of one command.
+#
+# Knobs: BIN (default bin/migrate), BENCH_STATEMENTS (20000), BENCH_RUNS
+# (rounds, 9), SQUAWK (path to a native squawk binary), SQUAWK_VERSION (2.66.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin/migrate}
 N=${BENCH_STATEMENTS:-20000}
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-9}
 SQUAWK_VERSION=${SQUAWK_VERSION:-2.66.0}
 SQUAWK_DIR=${SQUAWK_DIR:-$HOME/.cache/migrate-bench/squawk}
 
@@ -118,12 +121,7 @@ else
   echo "   squawk: not available — baseline missing, ours is measured alone"
 fi
 
-if ! command -v hyperfine >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-  echo "== installing hyperfine"
-  apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq hyperfine >/dev/null 2>&1; } || true
-fi
 have_time=0; [[ -x /usr/bin/time ]] && have_time=1
-hf=0; if command -v hyperfine >/dev/null && [[ -z ${BENCH_NO_HYPERFINE:-} ]]; then hf=1; fi
 
 # A run that could not lint (exit 2) would make every number meaningless.
 set +e
@@ -141,69 +139,93 @@ if [[ -n $squawk ]]; then
   echo "   squawk:  $(grep -o '"rule_name"' "$work/squawk.json" | wc -l) findings"
 fi
 
-# measure NAME CMD...: prints "NAME mean_s min_s" to $work/times.
-measure() {
-  local name=$1; shift
-  if [[ $hf == 1 ]]; then
-    hyperfine -N -i --warmup 1 --runs "$RUNS" --style none --export-csv "$work/$name.csv" "$*" >/dev/null 2>&1
-    awk -F, -v n="$name" 'NR == 2 { print n, $2, $7 }' "$work/$name.csv" >>"$work/times"
-  else
-    local i t0 t1 sum=0 min=
-    "$@" >/dev/null 2>&1 || true
-    for ((i = 0; i < RUNS; i++)); do
-      t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
-      sum=$((sum + t1 - t0)); if [[ -z $min || $((t1 - t0)) -lt $min ]]; then min=$((t1 - t0)); fi
-    done
-    awk -v n="$name" -v s="$sum" -v r="$RUNS" -v m="$min" 'BEGIN { printf "%s %.6f %.6f\n", n, s / r / 1e9, m / 1e9 }' >>"$work/times"
-  fi
-  # Peak RSS: the largest of three runs, in KiB.
-  local rss=0 r
+# The commands, by name. Each round runs every one of them once, so that
+# the machine's drift (a shared VM's speed moves by a quarter within a
+# minute) hits all of them alike; the ratios are taken per round and the
+# medians reported.
+names=(ours_json ours_text ours_one)
+declare -A cmd
+cmd[ours_json]="$BIN lint --format json $work/big.sql"
+cmd[ours_text]="$BIN lint --format text $work/big.sql"
+cmd[ours_one]="$BIN lint --format text $work/one.sql"
+if [[ -n $squawk ]]; then
+  names+=(squawk_json squawk_one)
+  cmd[squawk_json]="$squawk --reporter json $work/big.sql"
+  cmd[squawk_one]="$squawk --reporter json $work/one.sql"
+fi
+
+# once NAME: runs the command, output discarded, and prints its wall time in ns.
+once() {
+  local t0 t1
+  t0=$(date +%s%N)
+  ${cmd[$1]} >/dev/null 2>&1 || true
+  t1=$(date +%s%N)
+  echo $((t1 - t0))
+}
+
+echo "== measuring ($RUNS interleaved rounds after a warm-up round; peak RSS: max of 3 /usr/bin/time runs)"
+for n in "${names[@]}"; do once "$n" >/dev/null; done
+: >"$work/times"
+for ((r = 1; r <= RUNS; r++)); do
+  for n in "${names[@]}"; do echo "$r $n $(once "$n")" >>"$work/times"; done
+done
+: >"$work/rss"
+for n in "${names[@]}"; do
+  rss=0
   if [[ $have_time == 1 ]]; then
     for i in 1 2 3; do
-      r=$(/usr/bin/time -o "$work/rss.one" -f '%M' "$@" >/dev/null 2>&1; tail -1 "$work/rss.one")
+      # shellcheck disable=SC2086
+      r=$(/usr/bin/time -o "$work/rss.one" -f '%M' ${cmd[$n]} >/dev/null 2>&1; tail -1 "$work/rss.one")
       if [[ $r =~ ^[0-9]+$ ]] && ((r > rss)); then rss=$r; fi
     done
   fi
-  echo "$name $rss" >>"$work/rss"
-}
-
-echo "== measuring ($RUNS runs each, $([[ $hf == 1 ]] && echo hyperfine || echo 'date +%s%N'); peak RSS: max of 3 /usr/bin/time runs)"
-: >"$work/times"; : >"$work/rss"
-measure ours_json "$BIN" lint --format json "$work/big.sql"
-measure ours_text "$BIN" lint --format text "$work/big.sql"
-if [[ -n $squawk ]]; then measure squawk_json "$squawk" --reporter json "$work/big.sql"; fi
-measure ours_one "$BIN" lint --format text "$work/one.sql"
+  echo "$n $rss" >>"$work/rss"
+done
 
 echo
 awk -v strict="${BENCH_STRICT:-0}" '
-  FNR == NR { mean[$1] = $2; min[$1] = $3; next }
+  function median(arr, n,    i, j, t) {
+    for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+    return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+  }
+  FNR == NR { t[$1, $2] = $3 / 1e6; rounds = $1 > rounds ? $1 : rounds; seen[$2] = 1; next }
   { rss[$1] = $2 }
   END {
     label["ours_json"] = "migrate lint --format json big.sql"
     label["ours_text"] = "migrate lint --format text big.sql"
     label["squawk_json"] = "squawk --reporter json big.sql"
     label["ours_one"] = "migrate lint one-statement.sql"
-    split("ours_json ours_text squawk_json ours_one", order, " ")
-    printf "%-38s %10s %10s %12s\n", "command", "mean", "min", "peak RSS"
-    for (i = 1; i <= 4; i++) {
-      k = order[i]
-      if (!(k in mean)) { printf "%-38s %10s %10s %12s\n", label[k], "-", "-", "-"; continue }
-      printf "%-38s %8.1f ms %7.1f ms %8.1f MiB\n", label[k], mean[k] * 1000, min[k] * 1000, rss[k] / 1024
+    label["squawk_one"] = "squawk one-statement.sql"
+    split("ours_json ours_text squawk_json ours_one squawk_one", order, " ")
+    printf "%-38s %10s %10s %12s\n", "command", "median", "min", "peak RSS"
+    for (k = 1; k <= 5; k++) {
+      c = order[k]
+      if (!(c in seen)) continue
+      n = 0; lo = 0
+      for (r = 1; r <= rounds; r++) { v[++n] = t[r, c]; if (!lo || t[r, c] < lo) lo = t[r, c] }
+      med[c] = median(v, n)
+      printf "%-38s %7.1f ms %7.1f ms %8.1f MiB\n", label[c], med[c], lo, rss[c] / 1024
     }
     print ""
-    printf "%-38s %10s %10s %6s\n", "target", "value", "goal", ""
+    printf "%-38s %10s %10s %6s\n", "target (median of per-round ratios)", "value", "goal", ""
     miss = 0
-    if ("squawk_json" in mean) {
-      r = mean["ours_json"] / mean["squawk_json"]; ok = r <= 0.5; miss += !ok
-      printf "%-38s %9.2fx %9s  %s\n", "ours json / squawk json (time)", r, "<= 0.50x", ok ? "ok" : "MISS"
+    if ("squawk_json" in seen) {
+      n = 0; for (r = 1; r <= rounds; r++) v[++n] = t[r, "ours_json"] / t[r, "squawk_json"]
+      x = median(v, n); ok = x <= 0.5; miss += !ok
+      printf "%-38s %9.2fx %9s  %s\n", "ours json / squawk json (time)", x, "<= 0.50x", ok ? "ok" : "MISS"
     } else printf "%-38s %10s %10s  %s\n", "ours json / squawk json (time)", "-", "<= 0.50x", "no baseline"
-    r = mean["ours_text"] / mean["ours_json"]; ok = r <= 1.5; miss += !ok
-    printf "%-38s %9.2fx %9s  %s\n", "ours text / ours json (time)", r, "<= 1.50x", ok ? "ok" : "MISS"
+    n = 0; for (r = 1; r <= rounds; r++) v[++n] = t[r, "ours_text"] / t[r, "ours_json"]
+    x = median(v, n); ok = x <= 1.5; miss += !ok
+    printf "%-38s %9.2fx %9s  %s\n", "ours text / ours json (time)", x, "<= 1.50x", ok ? "ok" : "MISS"
     if (("squawk_json" in rss) && rss["squawk_json"] > 0 && rss["ours_json"] > 0) {
-      r = rss["ours_json"] / rss["squawk_json"]; ok = r <= 1; miss += !ok
-      printf "%-38s %9.2fx %9s  %s\n", "ours RSS / squawk RSS", r, "<= 1.00x", ok ? "ok" : "MISS"
+      x = rss["ours_json"] / rss["squawk_json"]; ok = x <= 1; miss += !ok
+      printf "%-38s %9.2fx %9s  %s\n", "ours RSS / squawk RSS", x, "<= 1.00x", ok ? "ok" : "MISS"
+      # What the input costs on top of each program at rest (its mapped
+      # executable, runtime, libraries): the part a larger input grows.
+      if (rss["ours_one"] > 0 && rss["squawk_one"] > 0)
+        printf "%-38s %6.1f MiB vs %.1f MiB (info)\n", "  RSS above the one-statement run", (rss["ours_json"] - rss["ours_one"]) / 1024, (rss["squawk_json"] - rss["squawk_one"]) / 1024
     } else printf "%-38s %10s %10s  %s\n", "ours RSS / squawk RSS", "-", "<= 1.00x", "not measured"
-    v = mean["ours_one"] * 1000; ok = v < 20; miss += !ok
-    printf "%-38s %7.1f ms %9s  %s\n", "one-statement file", v, "< 20 ms", ok ? "ok" : "MISS"
+    x = med["ours_one"]; ok = x < 20; miss += !ok
+    printf "%-38s %7.1f ms %9s  %s\n", "one-statement file", x, "< 20 ms", ok ? "ok" : "MISS"
     if (miss && strict == 1) exit 1
   }' "$work/times" "$work/rss"
