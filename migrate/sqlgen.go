@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/migrate-tool/migrate/lint"
@@ -94,42 +93,12 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // queries in guard blocks.
 func regclass(qualified string) string { return quoteLiteral(qt(qualified)) + "::regclass" }
 
-// parseTreeVersion is the parse tree version pg_query's deparser expects;
-// taken from a parse so that it follows the library. Lazily: the first
-// parse builds every protobuf type of the tree, which every command would
-// otherwise pay at start-up (5 ms, and pages of memory) whether it deparses
-// or not.
-var parseTreeVersion = sync.OnceValue(func() int32 {
-	r, err := pg_query.Parse("SELECT 1")
-	if err != nil {
-		return 0
-	}
-	return r.Version
-})
+// deparse renders a statement node as SQL, or "" if the deparser rejects
+// it; deparseExpr renders an expression. Lint's renderers, so that plans
+// and findings spell SQL the same way.
+func deparse(n *pg_query.Node) string { return lint.Deparse(n) }
 
-// deparse renders a statement node as SQL, or "" if the deparser rejects it.
-func deparse(n *pg_query.Node) string {
-	if n == nil {
-		return ""
-	}
-	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion(),
-		Stmts: []*pg_query.RawStmt{{Stmt: n}}})
-	if err != nil {
-		return ""
-	}
-	return out
-}
-
-// deparseExpr renders an expression by deparsing it as a SELECT target.
-func deparseExpr(expr *pg_query.Node) string {
-	if expr == nil {
-		return ""
-	}
-	sel := &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
-		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: expr}}}},
-	}}}
-	return strings.TrimPrefix(deparse(sel), "SELECT ")
-}
+func deparseExpr(expr *pg_query.Node) string { return lint.DeparseExpr(expr) }
 
 // alterTable renders "ALTER TABLE rel <cmds>" for a subset of an ALTER
 // TABLE's actions, keeping the original's relation and flags.
