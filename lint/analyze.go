@@ -188,11 +188,7 @@ func fillFinding(f *Finding, pass *Pass) {
 		f.Statement = st.Text()
 	}
 	if f.Doc == "" {
-		if f.Rule == pass.Rule.Name {
-			f.Doc = pass.Rule.docPath()
-		} else {
-			f.Doc = "docs/rules/" + f.Rule + ".md"
-		}
+		f.Doc = "docs/rules/" + f.Rule + ".md"
 	}
 	if f.Locks == nil {
 		f.Locks = []Lock{}

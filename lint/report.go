@@ -49,22 +49,20 @@ type ReportOptions struct {
 func WriteReport(w io.Writer, res *Result, format string, opts ReportOptions) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var err error
-	switch format {
-	case "text", "", "json", "github":
-		// These stream, one finding at a time, from a compact Result.
-	default:
-		res.Materialize()
-	}
+	// text, json and github stream one finding at a time from a compact
+	// Result; sarif and gitlab build their document from the slice.
 	switch format {
 	case "text", "":
 		err = writeText(bw, res, opts)
 	case "json":
 		err = writeJSON(bw, res)
 	case "sarif":
+		res.Materialize()
 		err = writeSARIF(bw, res, opts)
 	case "github":
 		err = writeGitHub(bw, res, opts)
 	case "gitlab":
+		res.Materialize()
 		err = writeGitLab(bw, res, opts)
 	default:
 		return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))

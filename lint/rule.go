@@ -1,7 +1,5 @@
 package lint
 
-import "sync"
-
 // Rule is one check. Rules are values, registered in the All list, so that
 // tests, docs and configuration can enumerate them.
 type Rule struct {
@@ -17,19 +15,6 @@ type Rule struct {
 
 // DocPath is the rule's documentation page, relative to the repository root.
 func (r *Rule) DocPath() string { return "docs/rules/" + r.Name + ".md" }
-
-// docPath is DocPath without an allocation per finding: rules are shared
-// values, so the path is built once per rule.
-func (r *Rule) docPath() string {
-	if p, ok := docPaths.Load(r.Name); ok {
-		return p.(string)
-	}
-	p := r.DocPath()
-	docPaths.Store(r.Name, p)
-	return p
-}
-
-var docPaths sync.Map
 
 // Pass is what a rule sees for one statement: the statement, the schema as
 // it stands just before the statement runs, the transaction it runs in, and

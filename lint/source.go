@@ -41,15 +41,7 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 				continue
 			}
 			text, err := io.ReadAll(stdin)
-			if err != nil {
-				errs = append(errs, Error{File: StdinPath, Line: 1, Column: 1, Message: err.Error()})
-				continue
-			}
-			if e := checkSize(StdinPath, text); e != nil {
-				errs = append(errs, *e)
-				continue
-			}
-			out = append(out, ReadSource(StdinPath, text, opts))
+			out, errs = appendRead(out, errs, StdinPath, text, err, opts)
 			continue
 		}
 		fi, err := os.Stat(p)
@@ -62,30 +54,14 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 				continue
 			}
 			text, err := os.ReadFile(p)
-			if err != nil {
-				errs = append(errs, Error{File: p, Line: 1, Column: 1, Message: errMessage(err)})
-				continue
-			}
-			if e := checkSize(p, text); e != nil {
-				errs = append(errs, *e)
-				continue
-			}
-			out = append(out, ReadSource(p, text, opts))
+			out, errs = appendRead(out, errs, p, text, err, opts)
 			continue
 		}
 		files, werrs := migrationFiles(p, excl)
 		errs = append(errs, werrs...)
 		for _, f := range files {
 			text, err := os.ReadFile(f)
-			if err != nil {
-				errs = append(errs, Error{File: f, Line: 1, Column: 1, Message: errMessage(err)})
-				continue
-			}
-			if e := checkSize(f, text); e != nil {
-				errs = append(errs, *e)
-				continue
-			}
-			out = append(out, ReadSource(f, text, opts))
+			out, errs = appendRead(out, errs, f, text, err, opts)
 		}
 	}
 	return out, errs
@@ -96,11 +72,17 @@ func ReadPaths(paths []string, stdin io.Reader, opts ReadOptions) ([]*Source, []
 // change.
 const MaxSourceBytes = 1 << 30
 
-func checkSize(path string, text []byte) *Error {
-	if len(text) <= MaxSourceBytes {
-		return nil
+// appendRead adds what reading path gave: its Source, or the Error that
+// says why it cannot be linted.
+func appendRead(out []*Source, errs []Error, path string, text []byte, err error, opts ReadOptions) ([]*Source, []Error) {
+	switch {
+	case err != nil:
+		return out, append(errs, Error{File: path, Line: 1, Column: 1, Message: errMessage(err)})
+	case len(text) > MaxSourceBytes:
+		return out, append(errs, Error{File: path, Line: 1, Column: 1,
+			Message: fmt.Sprintf("%d bytes is more than lint reads (%d): split the file", len(text), MaxSourceBytes)})
 	}
-	return &Error{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("%d bytes is more than lint reads (%d): split the file", len(text), MaxSourceBytes)}
+	return append(out, ReadSource(path, text, opts)), errs
 }
 
 func errMessage(err error) string {
