@@ -24,6 +24,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(bw, "; %d refused", len(p.Refused))
 	}
 	bw.WriteString("\n")
+	if n := p.assuming(); n > 0 {
+		fmt.Fprintf(bw, "%d of these steps depend on facts the files do not give (marked 'assumes'); plan with --dsn to read them from the database\n", n)
+	}
 	for _, ph := range []Phase{Expand, Backfill, Contract} {
 		if counts[ph] == 0 {
 			continue
@@ -50,6 +53,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(bw, "  %d. %s%s\n", s.ID, s.Description, mark)
 			fmt.Fprintf(bw, "     from %s\n", s.Source)
 			fmt.Fprintf(bw, "     lock: %s\n", lockText(s.Locks))
+			if s.Assumes != "" {
+				fmt.Fprintf(bw, "     assumes: %s\n", s.Assumes)
+			}
 			if s.Backfill == nil {
 				fmt.Fprintf(bw, "     timeouts: lock %s, statement %s\n", durText(s.LockTimeout), durText(s.StatementTimeout))
 				bw.WriteString(indent(s.SQL, "     | "))
@@ -70,6 +76,17 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// assuming counts the steps that depend on facts the plan does not know.
+func (p *Plan) assuming() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Assumes != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // indent prefixes every line of s.
@@ -160,6 +177,7 @@ type jsonStep struct {
 	Unsafe             string        `json:"unsafe,omitempty"`
 	Undo               string        `json:"undo"`
 	Source             jsonSource    `json:"source"`
+	Assumes            string        `json:"assumes,omitempty"`
 }
 
 type jsonBackfill struct {
@@ -190,7 +208,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		js := jsonStep{ID: s.ID, Phase: s.Phase, Description: s.Description, SQL: s.SQL,
 			InTransaction: s.InTransaction, Locks: s.Locks, LockTimeoutMS: s.LockTimeout.Milliseconds(),
 			StatementTimeoutMS: s.StatementTimeout.Milliseconds(), Breaking: s.Breaking, Unsafe: s.Unsafe,
-			Undo: s.Undo, Source: jsonSource{s.Source.File, s.Source.Line, s.Source.Column, s.Source.Statement}}
+			Undo: s.Undo, Source: jsonSource{s.Source.File, s.Source.Line, s.Source.Column, s.Source.Statement},
+			Assumes: s.Assumes}
 		if js.Locks == nil {
 			js.Locks = []lint.Lock{}
 		}
@@ -239,6 +258,9 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 			fmt.Fprintf(bw, "-- UNSAFE: blocks the table while it runs (--allow-unsafe %s).\n", s.Unsafe)
 		}
 		fmt.Fprintf(bw, "-- from %s\n", s.Source)
+		if s.Assumes != "" {
+			fmt.Fprintf(bw, "-- ASSUMES: %s\n", s.Assumes)
+		}
 		fmt.Fprintf(bw, "-- lock: %s\n", lockText(s.Locks))
 		if s.Undo != "" {
 			bw.WriteString(indent(s.Undo, "-- undo: "))

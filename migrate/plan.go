@@ -79,6 +79,10 @@ type Step struct {
 	Undo string
 	// Source is the original statement the step was planned from.
 	Source Source
+	// Assumes names the facts the step depends on that the planned files do
+	// not give (a column of a table they do not create), when the plan was
+	// built without the live catalog. Empty when nothing is assumed.
+	Assumes string
 }
 
 // BackfillSpec describes a batched data change for package backfill.
@@ -129,6 +133,11 @@ type Options struct {
 	// Before are statements already run on the database (earlier
 	// migrations): they build the schema model, and are not planned.
 	Before []*lint.Statement
+	// Live says the schema was read from the database the plan is for
+	// (apply, plan --dsn): what it does not hold does not exist. Without
+	// it, a table or column the files never create is unknown, and steps
+	// that depend on its facts say so (Step.Assumes).
+	Live bool
 }
 
 // Rules under which the planner refuses statements; the names are the
@@ -342,4 +351,22 @@ func modeRank(mode string) int {
 		}
 	}
 	return -1
+}
+
+// assumeColumn marks the steps planned until the returned func runs as
+// depending on table.col's facts when the plan cannot know them: a column
+// copy must carry the column's NOT NULL, indexes, constraints, identity and
+// dependent objects, and the files only tell those for what they create.
+func (p *planner) assumeColumn(table string, t *lint.Table, col string) func() {
+	first := len(p.steps)
+	return func() {
+		if p.opts.Live || t.Column(col) != nil {
+			return
+		}
+		what := lint.DisplayName(table) + "." + col
+		for _, s := range p.steps[first:] {
+			s.Assumes = what + " is not created by the files: its NOT NULL, default, identity, indexes, constraints " +
+				"and dependent objects are unknown here, and the swap stops, changing nothing, on one it was not given"
+		}
+	}
 }

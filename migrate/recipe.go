@@ -296,6 +296,7 @@ func (p *planner) alterAction(at *pg_query.AlterTableStmt, table string, t *lint
 		check := p.notNullCheck(table, cmd.Name, ph)
 		p.setNotNull(table, []string{cmd.Name}, []string{check}, ph, "")
 	case pg_query.AlterTableType_AT_AlterColumnType:
+		defer p.assumeColumn(table, t, cmd.Name)()
 		p.changeType(at, table, t, cmd)
 	case pg_query.AlterTableType_AT_DropColumn:
 		p.add(Contract, classDDL, "drop column "+lint.DisplayName(table)+"."+cmd.Name+" once no running code uses it",

@@ -332,6 +332,7 @@ func (p *planner) rename(rs *pg_query.RenameStmt) {
 			p.passThrough()
 			return
 		}
+		defer p.assumeColumn(table, t, rs.Subname)()
 		p.renameColumn(table, t, rs.Subname, rs.Newname)
 	case pg_query.ObjectType_OBJECT_TABLE:
 		newName := inSchema(table, rs.Newname)

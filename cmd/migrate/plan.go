@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,6 +31,13 @@ Statements with no online path (VACUUM FULL, CLUSTER, SET TABLESPACE, SET
 LOGGED/UNLOGGED, EXCLUDE constraints, ...) are refused with the reason; name
 their rule with --allow-unsafe to accept the outage and keep them as written.
 
+Without --dsn the plan knows only what the files say: a step that depends on
+a table or column the files do not create (its NOT NULL, indexes, identity,
+dependent views ...) is marked 'assumes'. With --dsn the plan reads the live
+catalog in a read-only transaction (5s statement timeout) and is the plan
+'migrate apply' would run on that database. Only an explicit --dsn connects:
+DATABASE_URL alone never does.
+
 Exit status: 0 plan printed; 1 some statement was refused (the plan for the
 rest is still printed); 2 bad input (unreadable file, SQL that does not parse,
 bad flags), with file:line:col: message on stderr.
@@ -38,6 +46,7 @@ Examples:
    migrate plan migrations/0042_add_fk.sql
    migrate plan --format sql migrations/0042_add_fk.sql > safe.sql
    migrate plan --format json --pg-version 13 migrations/0043_widen_id.sql
+   migrate plan --dsn "$DATABASE_URL" migrations/0043_widen_id.sql
    migrate plan --allow-unsafe rewriting-table-operation migrations/0044_vacuum_full.sql
    migrate plan --emit goose --out db/migrations/next migrations/20240501120000_add_fk.sql
 
@@ -50,6 +59,8 @@ Nothing is written when a statement is refused, or when DIR is not empty
 (unless --force).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output format: text, json or sql"},
+			&cli.StringFlag{Name: "dsn", Usage: "plan against this database's live catalog, read-only (as apply and apply --dry-run do); its version replaces --pg-version"},
+			&cli.StringFlag{Name: "state-schema", Value: migrate.DefaultStateSchema, Usage: "with --dsn: the runner's journal schema, left out of the model"},
 			&cli.StringFlag{Name: "pg-version", Usage: fmt.Sprintf("PostgreSQL major version the plan runs on (default %d)", lint.DefaultPGVersion)},
 			&cli.DurationFlag{Name: "lock-timeout", Value: migrate.DefaultLockTimeout, Usage: "lock_timeout of each strong-lock step"},
 			&cli.StringSliceFlag{Name: "allow-unsafe", Usage: "accept the outage of statements refused under this rule and keep them as written (repeatable)"},
@@ -110,10 +121,29 @@ func runPlan(c *cli.Context) error {
 		return err
 	}
 
-	plan, err := migrate.Build(stmts, lint.NewSchema(), migrate.Options{
+	schema, live := lint.NewSchema(), false
+	if dsn := c.String("dsn"); dsn != "" {
+		l, err := readLive(c, dsn)
+		if err != nil {
+			return err
+		}
+		if c.IsSet("pg-version") && pgVersion != l.PGVersion {
+			fmt.Fprintf(c.App.ErrWriter, "migrate: plan: --pg-version %d ignored: the server behind --dsn runs PostgreSQL %d\n", pgVersion, l.PGVersion)
+		}
+		if pgVersion != l.PGVersion {
+			// The server's grammar decides what the files mean.
+			pgVersion = l.PGVersion
+			if stmts, err = parseSources(c, sources, pgVersion); err != nil {
+				return err
+			}
+		}
+		schema, live = l.Schema, true
+	}
+	plan, err := migrate.Build(stmts, schema, migrate.Options{
 		PGVersion:   pgVersion,
 		LockTimeout: c.Duration("lock-timeout"),
 		AllowUnsafe: c.StringSlice("allow-unsafe"),
+		Live:        live,
 	})
 	if err != nil {
 		return usageErrorf("plan: %v", err)
@@ -215,4 +245,22 @@ func writeEmitted(c *cli.Context, plan *migrate.Plan, opts migrate.EmitOptions) 
 		fmt.Fprintf(c.App.ErrWriter, "plan: %s\n", em.Note)
 	}
 	return nil
+}
+
+// readLive reads the catalog plan --dsn plans against. A database that
+// cannot be read is an input the plan cannot be made for: exit 2, as lint
+// --dsn does.
+func readLive(c *cli.Context, dsn string) (*migrate.Live, error) {
+	ctx, cancel := context.WithTimeout(c.Context, catalogTimeout)
+	defer cancel()
+	conn, err := lint.ConnectCatalog(ctx, dsn)
+	if err != nil {
+		return nil, usageErrorf("plan: --dsn: %v", err)
+	}
+	defer conn.Close(context.Background())
+	l, err := migrate.ReadLive(ctx, conn, c.String("state-schema"))
+	if err != nil {
+		return nil, usageErrorf("plan: --dsn: %s", redact(err.Error(), []string{dsn}))
+	}
+	return l, nil
 }
