@@ -49,6 +49,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(bw, "  %d. %s%s\n", s.ID, s.Description, mark)
 			fmt.Fprintf(bw, "     from %s\n", s.Source)
+			if s.Split != "" {
+				fmt.Fprintf(bw, "     transaction %d: split out: %s\n", s.Group, s.Split)
+			}
 			fmt.Fprintf(bw, "     lock: %s\n", lockText(s.Locks))
 			if s.Backfill == nil {
 				fmt.Fprintf(bw, "     timeouts: lock %s, statement %s\n", durText(s.LockTimeout), durText(s.StatementTimeout))
@@ -63,6 +66,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	p.writeGroupsText(bw)
 	if len(p.Refused) > 0 {
 		bw.WriteString("\nrefused (no online path; --allow-unsafe RULE accepts the outage)\n")
 		for _, r := range p.Refused {
@@ -70,6 +74,25 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// writeGroupsText describes the source transactions the plan split.
+func (p *Plan) writeGroupsText(bw *bufio.Writer) {
+	header := false
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		if !g.shown() {
+			continue
+		}
+		if !header {
+			bw.WriteString("\ntransactions of the source\n")
+			header = true
+		}
+		fmt.Fprintf(bw, "  %s\n", g.summary())
+		if note := g.irreversibleNote(); note != "" {
+			fmt.Fprintf(bw, "    WARNING: %s\n", note)
+		}
+	}
 }
 
 // indent prefixes every line of s.
@@ -144,6 +167,18 @@ type jsonPlan struct {
 	Version int           `json:"version"`
 	Steps   []jsonStep    `json:"steps"`
 	Refused []jsonRefusal `json:"refused"`
+	// Groups was added after version 1 shipped: absent when the sources
+	// have no transactions, so older consumers see the same objects.
+	Groups []jsonGroup `json:"groups,omitempty"`
+}
+
+type jsonGroup struct {
+	ID           int        `json:"id"`
+	Kind         string     `json:"kind"`
+	Source       jsonSource `json:"source"`
+	Steps        []int      `json:"steps"`
+	Irreversible []int      `json:"irreversible"`
+	RolledBack   bool       `json:"rolled_back,omitempty"`
 }
 
 type jsonStep struct {
@@ -160,6 +195,8 @@ type jsonStep struct {
 	Unsafe             string        `json:"unsafe,omitempty"`
 	Undo               string        `json:"undo"`
 	Source             jsonSource    `json:"source"`
+	Group              int           `json:"group,omitempty"`
+	Split              string        `json:"split,omitempty"`
 }
 
 type jsonBackfill struct {
@@ -190,7 +227,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		js := jsonStep{ID: s.ID, Phase: s.Phase, Description: s.Description, SQL: s.SQL,
 			InTransaction: s.InTransaction, Locks: s.Locks, LockTimeoutMS: s.LockTimeout.Milliseconds(),
 			StatementTimeoutMS: s.StatementTimeout.Milliseconds(), Breaking: s.Breaking, Unsafe: s.Unsafe,
-			Undo: s.Undo, Source: jsonSource{s.Source.File, s.Source.Line, s.Source.Column, s.Source.Statement}}
+			Undo: s.Undo, Source: jsonSource{s.Source.File, s.Source.Line, s.Source.Column, s.Source.Statement},
+			Group: s.Group, Split: s.Split}
 		if js.Locks == nil {
 			js.Locks = []lint.Lock{}
 		}
@@ -201,6 +239,17 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			}
 		}
 		out.Steps = append(out.Steps, js)
+	}
+	for _, g := range p.Groups {
+		jg := jsonGroup{ID: g.ID, Kind: g.Kind, Source: jsonSource{g.Source.File, g.Source.Line, g.Source.Column, g.Source.Statement},
+			Steps: g.Steps, Irreversible: g.Irreversible, RolledBack: g.RolledBack}
+		if jg.Steps == nil {
+			jg.Steps = []int{}
+		}
+		if jg.Irreversible == nil {
+			jg.Irreversible = []int{}
+		}
+		out.Groups = append(out.Groups, jg)
 	}
 	for _, r := range p.Refused {
 		out.Refused = append(out.Refused, jsonRefusal{
@@ -225,6 +274,14 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 	for _, r := range p.Refused {
 		fmt.Fprintf(bw, "-- REFUSED %s (%s): %s\n", r.Source, r.Rule, r.Reason)
 	}
+	for i := range p.Groups {
+		if g := &p.Groups[i]; g.shown() {
+			fmt.Fprintf(bw, "-- %s.\n", g.summary())
+			if note := g.irreversibleNote(); note != "" {
+				fmt.Fprintf(bw, "-- WARNING: %s.\n", note)
+			}
+		}
+	}
 	var phase Phase
 	for _, s := range p.Steps {
 		if s.Phase != phase {
@@ -239,6 +296,9 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 			fmt.Fprintf(bw, "-- UNSAFE: blocks the table while it runs (--allow-unsafe %s).\n", s.Unsafe)
 		}
 		fmt.Fprintf(bw, "-- from %s\n", s.Source)
+		if s.Split != "" {
+			fmt.Fprintf(bw, "-- transaction %d: split out: %s\n", s.Group, s.Split)
+		}
 		fmt.Fprintf(bw, "-- lock: %s\n", lockText(s.Locks))
 		if s.Undo != "" {
 			bw.WriteString(indent(s.Undo, "-- undo: "))
