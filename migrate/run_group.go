@@ -78,7 +78,11 @@ func definitive(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPreflight) {
 		return false
 	}
-	code := sqlState(err)
+	return definitiveCode(sqlState(err))
+}
+
+// definitiveCode is definitive for an SQLSTATE, by its class.
+func definitiveCode(code string) bool {
 	if len(code) != 5 {
 		return false
 	}

@@ -161,14 +161,14 @@ func undoable(steps []Step, i int) bool {
 	case s.Backfill == nil || s.Backfill.Delete:
 		return false
 	}
-	cols := backfillTargets(s.Backfill)
+	table, cols := backfillTargets(s.Backfill)
 	if len(cols) == 0 {
 		return false
 	}
 	for _, c := range cols {
 		dropped := false
 		for j := 0; j < i && !dropped; j++ {
-			dropped = dropsColumn(steps[j].Undo, s.Backfill.Table, c)
+			dropped = dropsColumn(steps[j].Undo, table, c)
 		}
 		if !dropped {
 			return false
@@ -179,14 +179,14 @@ func undoable(steps []Step, i int) bool {
 
 // backfillTargets are the columns a backfill assigns, read with the parser so
 // that commas and '=' inside the expressions do not matter.
-func backfillTargets(b *BackfillSpec) []string {
+func backfillTargets(b *BackfillSpec) (table string, cols []string) {
 	tree, err := pg_query.Parse("UPDATE " + b.Table + " SET " + b.Set)
 	if err != nil || len(tree.Stmts) != 1 {
-		return nil
+		return "", nil
 	}
 	us := tree.Stmts[0].Stmt.GetUpdateStmt()
-	if us == nil {
-		return nil
+	if us == nil || us.Relation == nil {
+		return "", nil
 	}
 	var out []string
 	for _, t := range us.TargetList {
@@ -194,11 +194,11 @@ func backfillTargets(b *BackfillSpec) []string {
 			out = append(out, rt.Name)
 		}
 	}
-	return out
+	return lint.RangeVarName(us.Relation), out
 }
 
-// dropsColumn reports whether undo drops column col of table (both as SQL
-// writes them; table may be quoted).
+// dropsColumn reports whether undo drops column col of table (a name as
+// lint.RangeVarName gives it).
 func dropsColumn(undo, table, col string) bool {
 	if undo == "" {
 		return false
@@ -207,14 +207,13 @@ func dropsColumn(undo, table, col string) bool {
 	if err != nil {
 		return false
 	}
-	want := strings.Trim(table, `"`)
+	want := strings.TrimPrefix(table, "public.")
 	for _, raw := range tree.Stmts {
 		at := raw.Stmt.GetAlterTableStmt()
 		if at == nil || at.Relation == nil {
 			continue
 		}
-		name := lint.RangeVarName(at.Relation)
-		if name != want && strings.TrimPrefix(name, "public.") != strings.TrimPrefix(want, "public.") {
+		if strings.TrimPrefix(lint.RangeVarName(at.Relation), "public.") != want {
 			continue
 		}
 		for _, cn := range at.Cmds {
