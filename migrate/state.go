@@ -167,8 +167,19 @@ CREATE TABLE IF NOT EXISTS `+s.steps+` (
     started_at   timestamptz,
     finished_at  timestamptz,
     PRIMARY KEY (migration_id, step_id)
-);
-ALTER TABLE `+s.steps+`
+)`)
+	if err != nil {
+		return err
+	}
+	// Journals created before the undo was recorded apart get its columns;
+	// looked up first, since ALTER TABLE locks the table even when IF NOT
+	// EXISTS makes it change nothing.
+	var have bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'undo_error' AND NOT attisdropped)`,
+		s.steps).Scan(&have); err != nil || have {
+		return err
+	}
+	_, err = q.Exec(ctx, `ALTER TABLE `+s.steps+`
     ADD COLUMN IF NOT EXISTS undo_attempts integer NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS undo_started_at timestamptz,
     ADD COLUMN IF NOT EXISTS undone_at timestamptz,

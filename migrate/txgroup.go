@@ -156,7 +156,7 @@ func splitReason(s *Step) string {
 func undoable(steps []Step, i int) bool {
 	s := &steps[i]
 	switch {
-	case s.Undo != "", s.Backfill == nil && validationOnly(s.SQL):
+	case s.Undo != "", s.Backfill == nil && strings.TrimSpace(s.SQL) != "" && validationOnly(s.SQL):
 		return true
 	case s.Backfill == nil || s.Backfill.Delete:
 		return false

@@ -208,3 +208,38 @@ func TestDefinitiveErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupScope(t *testing.T) {
+	// Statement 1 runs on its own; statements 2-3 are transaction 1;
+	// statement 4 comes after it. The phases ran statement 4's expand step
+	// (id 3) before the group's contract step (id 4), which failed.
+	m := &Migration{ID: "m"}
+	for i, s := range []struct {
+		order, group int
+		status, undo string
+	}{
+		{1, 0, StepDone, "DROP INDEX IF EXISTS a;"},
+		{2, 1, StepDone, "ALTER TABLE t DROP COLUMN IF EXISTS c;"},
+		{4, 0, StepDone, "DROP INDEX IF EXISTS b;"},
+		{3, 1, StepFailed, ""},
+		{4, 0, StepPending, ""},
+	} {
+		m.Steps = append(m.Steps, &StepState{Step: Step{ID: i + 1, Order: s.order, Group: s.group, Undo: s.undo, SQL: "SELECT 1;", InTransaction: true}, Status: s.status})
+	}
+	failed := m.Steps[3]
+	var r Runner
+	var ids []int
+	for _, s := range r.groupScope(m, failed) {
+		ids = append(ids, s.ID)
+	}
+	if idList(ids) != "2, 3" {
+		t.Errorf("scope %v, want the group's done step and the later statement's (2, 3)", ids)
+	}
+	if reason := irreversibleIn(m, r.groupScope(m, failed), failed); reason != "" {
+		t.Errorf("every step in scope has an undo: %s", reason)
+	}
+	m.Steps[2].Undo = ""
+	if reason := irreversibleIn(m, r.groupScope(m, failed), failed); !strings.Contains(reason, "step 3") {
+		t.Errorf("a done step without undo must block the rollback: %q", reason)
+	}
+}
