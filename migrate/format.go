@@ -88,7 +88,7 @@ func (p *Plan) writeGroupsText(bw *bufio.Writer) {
 			bw.WriteString("\ntransactions of the source\n")
 			header = true
 		}
-		fmt.Fprintf(bw, "  %s\n", g.summary())
+		fmt.Fprintf(bw, "  %s\n", g.summary(undoByApply))
 		if note := g.irreversibleNote(); note != "" {
 			fmt.Fprintf(bw, "    WARNING: %s\n", note)
 		}
@@ -276,7 +276,7 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 	}
 	for i := range p.Groups {
 		if g := &p.Groups[i]; g.shown() {
-			fmt.Fprintf(bw, "-- %s.\n", g.summary())
+			fmt.Fprintf(bw, "-- %s.\n", g.summary(undoByHand))
 			if note := g.irreversibleNote(); note != "" {
 				fmt.Fprintf(bw, "-- WARNING: %s.\n", note)
 			}

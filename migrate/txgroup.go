@@ -241,8 +241,15 @@ func (g *TxGroup) shown() bool {
 	return len(g.Steps) > 1 || len(g.Irreversible) > 0 || g.RolledBack
 }
 
+// Who undoes a failed group: apply does it by itself; a person running
+// the sql output by hand does it with the undo comments.
+const (
+	undoByApply = "apply undoes the done ones in reverse"
+	undoByHand  = "run the undo of its done steps, newest first"
+)
+
 // summary is the one-line description of a group in plan output.
-func (g *TxGroup) summary() string {
+func (g *TxGroup) summary(undo string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "transaction %d (%s, from %s)", g.ID, g.Kind, g.Source)
 	switch {
@@ -251,7 +258,7 @@ func (g *TxGroup) summary() string {
 	case len(g.Steps) == 1:
 		fmt.Fprintf(&b, ": step %d", g.Steps[0])
 	default:
-		fmt.Fprintf(&b, ": steps %s, all or nothing: if one fails on its data, apply undoes the done ones in reverse", idList(g.Steps))
+		fmt.Fprintf(&b, ": steps %s, all or nothing: if one fails on its data, %s", idList(g.Steps), undo)
 	}
 	return b.String()
 }
