@@ -110,6 +110,63 @@ func TestApplyTransactionGroup(t *testing.T) {
 	}
 }
 
+// TestApplyTransactionGroupConcurrentFailure: the failing step runs
+// outside any transaction (a unique index built CONCURRENTLY on
+// duplicates); the group's earlier step is undone all the same, and the
+// invalid index the build left is gone.
+func TestApplyTransactionGroupConcurrentFailure(t *testing.T) {
+	e := newEnv(t, txGroupFixture)
+	ctx := context.Background()
+	tables := []string{"users", "orders"}
+	db := e.db(t, ctx, "uq")
+	orig := takeSnapshot(t, ctx, e.c.Primary.DSN(db), tables, nil)
+	file := writeMigration(t, "20240501120000_uq", `-- +goose Up
+ALTER TABLE users ADD COLUMN nickname text;
+CREATE UNIQUE INDEX orders_user_uq ON orders (user_id);`)
+	res := e.migrateCmd(ctx, db, applyArgs(file)...)
+	if res.code != 1 || !strings.Contains(res.stderr, "rolled back") || !strings.Contains(res.stderr, "23505") ||
+		!strings.Contains(res.stderr, file+":3:") {
+		t.Fatalf("apply: want exit 1 naming the group's rollback, the duplicate and line 3:\n%s", res)
+	}
+	if d := orig.diff(takeSnapshot(t, ctx, e.c.Primary.DSN(db), tables, nil), nil); len(d) > 0 {
+		t.Errorf("after the failed group the database differs from the original:\n  %s\n%s", strings.Join(d, "\n  "), res)
+	}
+	checkNothingOfOurs(t, ctx, e, db)
+}
+
+// TestApplyTransactionGroupResumable: a step of a group that cannot get
+// its lock (here: the pre-flight gate gives up on a transaction holding
+// the table) fails resumably as before: nothing is undone, and a re-run
+// once the blocker is gone finishes.
+func TestApplyTransactionGroupResumable(t *testing.T) {
+	e := newEnv(t, txGroupFixture)
+	ctx := context.Background()
+	db := e.db(t, ctx, "busy")
+	file := writeMigration(t, "20240501120000_busy", "-- +goose Up\n"+strings.ReplaceAll(txGroupBody, "amount > 0", "amount > -100"))
+	blocker, err := pgx.Connect(ctx, e.c.Primary.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(context.Background())
+	if _, err := blocker.Exec(ctx, `BEGIN; LOCK TABLE orders IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	res := e.migrateCmd(ctx, db, applyArgs(file, "--preflight-timeout", "2s", "--retries", "2")...)
+	if res.code != 1 || strings.Contains(res.stderr, "undo step") || strings.Contains(res.stderr, "transaction from") {
+		t.Fatalf("apply with orders locked: want a resumable failure, nothing undone:\n%s", res)
+	}
+	st := statusSteps(t, e, ctx, db)
+	if st[0].Status != "done" || st[1].Status != "done" {
+		t.Errorf("the steps on users were undone after a lock failure: %+v", st)
+	}
+	if _, err := blocker.Exec(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.migrateCmd(ctx, db, applyArgs(file)...); res.code != 0 || !strings.Contains(res.stdout, "completed") {
+		t.Fatalf("re-run once the blocker is gone:\n%s", res)
+	}
+}
+
 // checkNothingOfOurs fails when the runner left invalid indexes, helper
 // triggers or functions, or backfill checkpoints behind.
 func checkNothingOfOurs(t *testing.T, ctx context.Context, e *env, db string) {
