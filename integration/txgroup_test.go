@@ -87,6 +87,7 @@ func TestApplyTransactionGroup(t *testing.T) {
 				}
 			}
 			text := e.migrateCmd(ctx, planned, "status")
+			t.Logf("status after the rollback:\n%s", text.stdout)
 			if !strings.Contains(text.stdout, "ROLLED_BACK") || !strings.Contains(text.stdout, "rolled back") {
 				t.Errorf("status text does not say the group was rolled back:\n%s", text)
 			}
