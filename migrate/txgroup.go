@@ -96,10 +96,18 @@ func txKind(st *lint.Statement) string {
 	if st.Explicit {
 		return "BEGIN ... COMMIT"
 	}
+	runner := "the runner"
 	if st.Source != nil && st.Source.Format != "" && st.Source.Format != "sql" {
-		return st.Source.Format + "'s transaction around the file"
+		runner = st.Source.Format
 	}
-	return "one multi-statement string (one implicit transaction)"
+	if st.Source != nil {
+		for _, c := range st.Source.Chunks {
+			if st.Start >= c.Start && st.Start < c.End && c.Tx == lint.TxImplicit {
+				return runner + " sends the file as one string: one implicit transaction"
+			}
+		}
+	}
+	return runner + "'s transaction around the file"
 }
 
 // finish numbers the groups' steps (after Build gave steps their IDs),
