@@ -17,9 +17,13 @@ func (p Progress) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "backfill %s: ", p.Table)
 	if p.Total > 0 {
-		fmt.Fprintf(&b, "%d/%d %s", p.Done, p.Total, Percent(p.Fraction))
+		fmt.Fprintf(&b, "%d/%d %s", p.Done, max(p.Total, p.Done), Percent(p.Fraction))
 	} else {
 		fmt.Fprintf(&b, "%d rows %s", p.Done, Percent(p.Fraction))
+	}
+	if p.Rows != p.Done {
+		// A WHERE, or rows already right, make the two differ: say both.
+		fmt.Fprintf(&b, " (%d changed)", p.Rows)
 	}
 	fmt.Fprintf(&b, " rate %s rows/s", HumanCount(p.Rate))
 	fmt.Fprintf(&b, " lag %s", p.LagString())
@@ -120,7 +124,6 @@ func (r *runner) report(ctx context.Context) (stop func()) {
 		t := time.NewTicker(r.opts.progressEvery)
 		defer t.Stop()
 		rows := rateMeter{window: 10 * time.Second}
-		frac := rateMeter{window: 10 * time.Second}
 		prev := r.snapshot()
 		for {
 			final := false
@@ -140,9 +143,8 @@ func (r *runner) report(ctx context.Context) (stop func()) {
 			dt := s.at.Sub(prev.at)
 			thr := s.throttled - prev.throttled
 			rows.add(float64(s.scanned-prev.scanned), dt, thr)
-			frac.add(s.fraction-prev.fraction, dt, thr)
 			prev = s
-			r.emit(s, rows.rate, frac.rate, final)
+			r.emit(s, rows.rate, final)
 			if final {
 				return
 			}
@@ -162,6 +164,7 @@ type snap struct {
 	batches   int64
 	size      int
 	fraction  float64
+	total     int64
 	throttled time.Duration
 	waiting   bool
 	sweeping  bool
@@ -176,18 +179,17 @@ func (r *runner) snapshot() snap {
 		s.waiting = true
 		s.throttled += now.Sub(r.waitSince)
 	}
-	s.fraction = r.fractionLocked()
+	est := estimateProgress(progressInput{walked: r.scanned, estimate: r.total, position: r.positionLocked(), finished: r.finished})
+	s.fraction, s.total = est.fraction, est.total
 	s.sweeping = r.cursor != nil && r.cursor.Sweep
 	return s
 }
 
-// fractionLocked estimates how much of the job is done: by key space for a
-// single integer key, by pages for ctid ranges, else by rows walked against
-// the planner's row estimate.
-func (r *runner) fractionLocked() float64 {
+// positionLocked is how far the cursor is through the range frozen at the
+// start: by key for a single integer key, by pages for ctid ranges; -1
+// when the key gives no measure (text, uuid, composite keys).
+func (r *runner) positionLocked() float64 {
 	switch {
-	case r.finished:
-		return 1
 	case r.cursor == nil:
 		return 0
 	case r.key == nil:
@@ -203,18 +205,68 @@ func (r *runner) fractionLocked() float64 {
 			return math.Min(1, math.Max(0, (cur-lo+1)/(hi-lo+1)))
 		}
 	}
-	if r.total <= 0 {
-		return 0
-	}
-	return math.Min(0.999, float64(r.scanned)/float64(r.total))
+	return -1
 }
 
-func (r *runner) emit(s snap, rowRate, fracRate float64, final bool) {
+// progressInput is what the progress estimate is made from.
+type progressInput struct {
+	walked   int64   // rows walked past, over all runs
+	estimate int64   // the planner's estimate of the rows to walk (reltuples); 0: none
+	position float64 // of the cursor in the frozen range, 0 to 1; < 0: unknown
+	finished bool
+}
+
+// progressEstimate is what the reports show: the fraction done and the
+// rows expected in all, consistent with each other, never below the rows
+// walked, never 100 % before the end.
+type progressEstimate struct {
+	fraction float64
+	total    int64 // 0: unknown
+}
+
+// estimateProgress counts rows, not key space: keys are rarely dense (an
+// identity that jumped, a few far outliers), so the key position showed
+// 1.7 % on a nearly finished job. While the row estimate holds (fewer rows
+// walked than estimated) the fraction is rows walked over the estimate.
+// Once more rows were walked than estimated (rows inserted into the range
+// during the job, stale statistics), the estimate is known to be wrong and
+// the position in the frozen range is the measure left; without one the
+// size is unknown and the job near its end.
+func estimateProgress(in progressInput) progressEstimate {
+	const notDone = 0.999
+	switch {
+	case in.finished:
+		return progressEstimate{fraction: 1, total: in.walked}
+	case in.walked <= 0:
+		return progressEstimate{fraction: math.Max(0, math.Min(notDone, in.position)), total: max(in.estimate, 0)}
+	case in.estimate > in.walked:
+		f := math.Min(notDone, float64(in.walked)/float64(in.estimate))
+		return progressEstimate{fraction: f, total: in.estimate}
+	case in.position > 0:
+		f := math.Min(notDone, in.position)
+		return progressEstimate{fraction: f, total: max(int64(math.Round(float64(in.walked)/f)), in.walked+1)}
+	case in.estimate > 0:
+		return progressEstimate{fraction: notDone} // past the estimate, nothing else to go by
+	}
+	return progressEstimate{} // no estimate, no position: nothing known
+}
+
+// eta is the time the rows still to walk take at the recent rate of rows
+// walked (throttled time left out): unknown in the first seconds, before
+// 0.1 % is done, or without a row count to go by.
+func eta(done, total int64, fraction, rowRate float64, elapsed time.Duration) (time.Duration, bool) {
+	if rowRate <= 0 || fraction < 0.001 || elapsed < 5*time.Second || total <= done {
+		return 0, false
+	}
+	return time.Duration(float64(total-done) / rowRate * float64(time.Second)), true
+}
+
+func (r *runner) emit(s snap, rowRate float64, final bool) {
 	p := Progress{
 		JobID:     r.job.ID,
 		Table:     r.tbl.name,
 		Done:      s.scanned,
-		Total:     r.total,
+		Total:     s.total,
 		Fraction:  s.fraction,
 		Rows:      s.rows,
 		Batches:   s.batches,
@@ -250,10 +302,7 @@ func (r *runner) emit(s snap, rowRate, fracRate float64, final bool) {
 			p.State = "done"
 		}
 	}
-	if fracRate > 0 && p.Fraction >= 0.001 && p.Elapsed >= 5*time.Second {
-		p.ETA = time.Duration((1 - p.Fraction) / fracRate * float64(time.Second))
-		p.ETAKnown = true
-	}
+	p.ETA, p.ETAKnown = eta(p.Done, p.Total, p.Fraction, rowRate, p.Elapsed)
 	if r.opts.progress != nil {
 		r.opts.progress(p)
 	}

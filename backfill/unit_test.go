@@ -243,7 +243,7 @@ func TestLimiterBurstCoversLargestBatch(t *testing.T) {
 
 func TestStatusLine(t *testing.T) {
 	p := Progress{
-		Table: "public.users", Done: 123000, Total: 1000000, Fraction: 0.123, Rate: 8100,
+		Table: "public.users", Done: 123000, Rows: 123000, Total: 1000000, Fraction: 0.123, Rate: 8100,
 		Lag: 420 * time.Millisecond, LagKnown: true, LagSource: "standby1",
 		State: "running", ETA: 108 * time.Second, ETAKnown: true,
 	}
@@ -253,16 +253,17 @@ func TestStatusLine(t *testing.T) {
 	}
 
 	p = Progress{
-		Table: "s.t", Done: 500, Fraction: 0.9999, Rate: 12.4,
+		Table: "s.t", Done: 500, Rows: 120, Fraction: 0.9999, Rate: 12.4,
 		LagSource: "standby1", State: "throttled", Reason: "standby1 missing",
 	}
-	want = "backfill s.t: 500 rows 99.9% rate 12 rows/s lag unknown state throttled (standby1 missing) ETA N/A"
+	want = "backfill s.t: 500 rows 99.9% (120 changed) rate 12 rows/s lag unknown state throttled (standby1 missing) ETA N/A"
 	if got := p.String(); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
 
-	p = Progress{Table: "t", Done: 2500000, Total: 2400000, Fraction: 1, Rate: 1.25e6, State: "done"}
-	want = "backfill t: 2500000/2400000 100.0% rate 1.2M rows/s lag - state done ETA due"
+	// A total below the rows walked (a stale estimate) is never shown.
+	p = Progress{Table: "t", Done: 2500000, Rows: 2500000, Total: 2400000, Fraction: 1, Rate: 1.25e6, State: "done"}
+	want = "backfill t: 2500000/2500000 100.0% rate 1.2M rows/s lag - state done ETA due"
 	if got := p.String(); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}

@@ -52,6 +52,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(bw, "  %d. %s%s\n", s.ID, s.Description, mark)
 			fmt.Fprintf(bw, "     from %s\n", s.Source)
+			if s.Split != "" {
+				fmt.Fprintf(bw, "     transaction %d: split out: %s\n", s.Group, s.Split)
+			}
 			fmt.Fprintf(bw, "     lock: %s\n", lockText(s.Locks))
 			if s.Assumes != "" {
 				fmt.Fprintf(bw, "     assumes: %s\n", s.Assumes)
@@ -69,6 +72,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	p.writeGroupsText(bw)
 	if len(p.Refused) > 0 {
 		bw.WriteString("\nrefused (no online path; --allow-unsafe RULE accepts the outage)\n")
 		for _, r := range p.Refused {
@@ -87,6 +91,25 @@ func (p *Plan) assuming() int {
 		}
 	}
 	return n
+}
+
+// writeGroupsText describes the source transactions the plan split.
+func (p *Plan) writeGroupsText(bw *bufio.Writer) {
+	header := false
+	for i := range p.Groups {
+		g := &p.Groups[i]
+		if !g.shown() {
+			continue
+		}
+		if !header {
+			bw.WriteString("\ntransactions of the source\n")
+			header = true
+		}
+		fmt.Fprintf(bw, "  %s\n", g.summary(undoByApply))
+		if note := g.irreversibleNote(); note != "" {
+			fmt.Fprintf(bw, "    WARNING: %s\n", note)
+		}
+	}
 }
 
 // indent prefixes every line of s.
@@ -161,6 +184,18 @@ type jsonPlan struct {
 	Version int           `json:"version"`
 	Steps   []jsonStep    `json:"steps"`
 	Refused []jsonRefusal `json:"refused"`
+	// Groups was added after version 1 shipped: absent when the sources
+	// have no transactions, so older consumers see the same objects.
+	Groups []jsonGroup `json:"groups,omitempty"`
+}
+
+type jsonGroup struct {
+	ID           int        `json:"id"`
+	Kind         string     `json:"kind"`
+	Source       jsonSource `json:"source"`
+	Steps        []int      `json:"steps"`
+	Irreversible []int      `json:"irreversible"`
+	RolledBack   bool       `json:"rolled_back,omitempty"`
 }
 
 type jsonStep struct {
@@ -178,6 +213,8 @@ type jsonStep struct {
 	Undo               string        `json:"undo"`
 	Source             jsonSource    `json:"source"`
 	Assumes            string        `json:"assumes,omitempty"`
+	Group              int           `json:"group,omitempty"`
+	Split              string        `json:"split,omitempty"`
 }
 
 type jsonBackfill struct {
@@ -209,7 +246,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			InTransaction: s.InTransaction, Locks: s.Locks, LockTimeoutMS: s.LockTimeout.Milliseconds(),
 			StatementTimeoutMS: s.StatementTimeout.Milliseconds(), Breaking: s.Breaking, Unsafe: s.Unsafe,
 			Undo: s.Undo, Source: jsonSource{s.Source.File, s.Source.Line, s.Source.Column, s.Source.Statement},
-			Assumes: s.Assumes}
+			Assumes: s.Assumes, Group: s.Group, Split: s.Split}
 		if js.Locks == nil {
 			js.Locks = []lint.Lock{}
 		}
@@ -220,6 +257,17 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			}
 		}
 		out.Steps = append(out.Steps, js)
+	}
+	for _, g := range p.Groups {
+		jg := jsonGroup{ID: g.ID, Kind: g.Kind, Source: jsonSource{g.Source.File, g.Source.Line, g.Source.Column, g.Source.Statement},
+			Steps: g.Steps, Irreversible: g.Irreversible, RolledBack: g.RolledBack}
+		if jg.Steps == nil {
+			jg.Steps = []int{}
+		}
+		if jg.Irreversible == nil {
+			jg.Irreversible = []int{}
+		}
+		out.Groups = append(out.Groups, jg)
 	}
 	for _, r := range p.Refused {
 		out.Refused = append(out.Refused, jsonRefusal{
@@ -244,6 +292,14 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 	for _, r := range p.Refused {
 		fmt.Fprintf(bw, "-- REFUSED %s (%s): %s\n", r.Source, r.Rule, r.Reason)
 	}
+	for i := range p.Groups {
+		if g := &p.Groups[i]; g.shown() {
+			fmt.Fprintf(bw, "-- %s.\n", g.summary(undoByHand))
+			if note := g.irreversibleNote(); note != "" {
+				fmt.Fprintf(bw, "-- WARNING: %s.\n", note)
+			}
+		}
+	}
 	var phase Phase
 	for _, s := range p.Steps {
 		if s.Phase != phase {
@@ -260,6 +316,9 @@ func (p *Plan) WriteSQL(w io.Writer) error {
 		fmt.Fprintf(bw, "-- from %s\n", s.Source)
 		if s.Assumes != "" {
 			fmt.Fprintf(bw, "-- ASSUMES: %s\n", s.Assumes)
+		}
+		if s.Split != "" {
+			fmt.Fprintf(bw, "-- transaction %d: split out: %s\n", s.Group, s.Split)
 		}
 		fmt.Fprintf(bw, "-- lock: %s\n", lockText(s.Locks))
 		if s.Undo != "" {

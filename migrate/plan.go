@@ -83,6 +83,20 @@ type Step struct {
 	// not give (a column of a table they do not create), when the plan was
 	// built without the live catalog. Empty when nothing is assumed.
 	Assumes string
+	// Group is the ID of the transaction group (Plan.Groups) the source
+	// statement was written in, 0 when it runs on its own. Split says why
+	// the step runs apart from the rest of its group, when the group has
+	// several steps.
+	Group int
+	Split string
+	// groupFrom and groupKind are the group's Source and Kind, kept with
+	// the step so the runner can name the group from the journal alone.
+	groupFrom Source
+	groupKind string
+	// Order numbers the planned source statements (1-based): a group's
+	// failure undoes the done steps of its statements and of the ones
+	// after it, which naive would never have run.
+	Order int
 }
 
 // BackfillSpec describes a batched data change for package backfill.
@@ -120,6 +134,9 @@ type Refusal struct {
 type Plan struct {
 	Steps   []Step
 	Refused []Refusal
+	// Groups are the transactions of the sources (BEGIN ... COMMIT, or the
+	// runner's transaction around a file), in source order.
+	Groups []TxGroup
 }
 
 // Options tune the planner.
@@ -178,6 +195,7 @@ func Build(stmts []*lint.Statement, schema *lint.Schema, opts Options) (*Plan, e
 		partKeys: map[string]*pg_query.PartitionSpec{},
 		defaults: map[string]string{},
 		allowed:  map[string]bool{},
+		groups:   newGroupTracker(stmts),
 	}
 	for _, r := range opts.AllowUnsafe {
 		p.allowed[r] = true
@@ -198,6 +216,9 @@ func Build(stmts []*lint.Statement, schema *lint.Schema, opts Options) (*Plan, e
 			continue
 		}
 		p.cur = st
+		if !p.groups.enter(st, p.source(st)) {
+			continue // its transaction ends in ROLLBACK: naive changes nothing
+		}
 		p.plan(st)
 		p.remember(st)
 		schema.Apply(st)
@@ -213,6 +234,7 @@ func Build(stmts []*lint.Statement, schema *lint.Schema, opts Options) (*Plan, e
 	for i := range plan.Steps {
 		plan.Steps[i].ID = i + 1
 	}
+	p.groups.finish(plan)
 	return plan, nil
 }
 
@@ -225,6 +247,7 @@ type planner struct {
 	refused []Refusal
 	allowed map[string]bool
 	cur     *lint.Statement
+	groups  *groupTracker
 
 	// backfill records tables with a backfill planned so far: later steps
 	// that read their data (validation, unique builds) must follow it.
@@ -250,7 +273,10 @@ const (
 // add appends a step planned from the current statement.
 func (p *planner) add(phase Phase, class stepClass, desc, sql, undo string, locks ...lint.Lock) *Step {
 	s := &Step{Phase: phase, Description: desc, SQL: sql, Undo: undo, InTransaction: true,
-		Locks: sortLocks(locks), Source: p.source(p.cur)}
+		Locks: sortLocks(locks), Source: p.source(p.cur), Order: p.groups.curOrder}
+	if g := p.groups.cur; g != nil {
+		s.Group, s.groupFrom, s.groupKind = g.ID, g.Source, g.Kind
+	}
 	switch class {
 	case classDDL:
 		s.LockTimeout, s.StatementTimeout = p.opts.LockTimeout, DDLStatementTimeout

@@ -371,7 +371,9 @@ type Outcome struct {
 // Run runs the migration's unfinished steps in order. It stops before the
 // first breaking step unless RunConfig.Complete is set (Outcome.Status
 // expanded). On error the migration is marked failed; running again
-// resumes at the failed step.
+// resumes at the failed step. When the failed step belongs to a
+// transaction of the source and failed on its data, the transaction's done
+// steps are undone first and the error is a *GroupError (run_group.go).
 func (r *Runner) Run(ctx context.Context, m *Migration) (*Outcome, error) {
 	start := time.Now()
 	out := &Outcome{}
@@ -405,6 +407,9 @@ func (r *Runner) Run(ctx context.Context, m *Migration) (*Outcome, error) {
 			}
 			cancel()
 			m.Status = MigrationFailed
+			if gerr := r.rollbackGroup(ctx, m, s, err); gerr != nil {
+				err = gerr
+			}
 			out.Elapsed = time.Since(start)
 			return out, err
 		}
@@ -524,7 +529,16 @@ func msText(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(),
 // attempt and failed after the last.
 func (r *Runner) withRetries(ctx context.Context, m *Migration, s *StepState, retryDeadlock bool, attempt func(context.Context) error) error {
 	deadline := time.Now().Add(r.cfg.RetryDeadline)
-	if err := r.st.startStep(ctx, r.pool, m.ID, s.ID); err != nil {
+	start, count, fail := r.st.startStep, r.st.countAttempt, func(ctx context.Context, errText string) error {
+		s.Status = StepFailed
+		return r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepFailed, errText)
+	}
+	if s.undoing {
+		start, count, fail = r.st.startUndo, r.st.countUndoAttempt, func(ctx context.Context, errText string) error {
+			return r.st.failUndo(ctx, r.pool, m.ID, s.ID, errText)
+		}
+	}
+	if err := start(ctx, r.pool, m.ID, s.ID); err != nil {
 		return err
 	}
 	for n := 1; ; n++ {
@@ -544,7 +558,7 @@ func (r *Runner) withRetries(ctx context.Context, m *Migration, s *StepState, re
 			backoff := r.cfg.Jitter(min(r.cfg.RetryCap, r.cfg.RetryBase<<min(n-1, 20)))
 			r.log.Warn("step will be retried", "migration", m.ID, "step", s.ID, "attempt", n, "of", r.cfg.Retries,
 				"sqlstate", code, "error", errText(err), "backoff", backoff.Round(time.Millisecond).String())
-			if jerr := r.st.countAttempt(ctx, r.pool, m.ID, s.ID, err.Error()); jerr != nil {
+			if jerr := count(ctx, r.pool, m.ID, s.ID, err.Error()); jerr != nil {
 				return jerr
 			}
 			if serr := r.cfg.Sleep(ctx, backoff); serr != nil {
@@ -557,11 +571,10 @@ func (r *Runner) withRetries(ctx context.Context, m *Migration, s *StepState, re
 			err = fmt.Errorf("gave up after %d attempts within %s: %w", n, r.cfg.RetryDeadline, err)
 		}
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if jerr := r.st.finishStep(bg, r.pool, m.ID, s.ID, StepFailed, errText(err)); jerr != nil {
+		if jerr := fail(bg, errText(err)); jerr != nil {
 			r.log.Error("could not record the step failure in the journal", "step", s.ID, "error", jerr)
 		}
 		cancel()
-		s.Status = StepFailed
 		return &StepError{Step: s, Attempts: n, Err: err}
 	}
 }
@@ -669,40 +682,12 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 	}
 	for i := len(m.Steps) - 1; i >= 0; i-- {
 		s := m.Steps[i]
-		var err error
-		switch {
-		case s.Status == StepPending || s.Status == StepUndone:
-			continue
-		case s.Backfill != nil:
-			switch {
-			case s.Status == StepDone && s.Backfill.Delete:
-				r.log.Warn("a batched delete cannot be undone; its rows stay deleted", "step", s.ID, "table", s.Backfill.Table)
-			case s.Status == StepDone && s.Backfill.Where == "":
-				r.log.Warn("a batched data change cannot be undone; its rows keep their new values", "step", s.ID, "table", s.Backfill.Table)
-			}
-			err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
-		case s.InTransaction && s.Status != StepDone:
-			// Its transaction never committed: nothing to undo.
-			err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
-		case s.Undo == "":
-			err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
-		default:
-			fmt.Fprintf(r.cfg.Out, "undo step %d [%s] %s ...\n", s.ID, s.Phase, s.Description)
-			undo := *s
-			undo.SQL = s.Undo
-			if s.InTransaction {
-				err = r.runTx(ctx, m, &undo, s.Undo, StepUndone)
-			} else {
-				err = r.runAutocommit(ctx, m, &undo, s.Undo, StepUndone)
-			}
-		}
-		if err != nil {
+		if err := r.undoStep(ctx, m, s); err != nil {
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			r.st.setMigration(bg, r.pool, m.ID, MigrationFailed, "rollback: "+err.Error())
 			cancel()
 			return err
 		}
-		s.Status = StepUndone
 	}
 	// The backfill checkpoints belong to columns that are gone; a later
 	// apply must start its jobs over.
@@ -718,6 +703,45 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 	}
 	m.Status = MigrationRolledBack
 	return r.st.setMigration(ctx, r.pool, m.ID, MigrationRolledBack, "")
+}
+
+// undoStep reverses one step, whatever state it is in: a pending or undone
+// step needs nothing, a transactional step that never committed nothing
+// either, a done one runs its Undo the way the step ran (in a transaction
+// or not). A step with nothing to undo is only marked undone.
+func (r *Runner) undoStep(ctx context.Context, m *Migration, s *StepState) error {
+	var err error
+	switch {
+	case s.Status == StepPending || s.Status == StepUndone:
+		return nil
+	case s.Backfill != nil:
+		switch {
+		case s.Status == StepDone && s.Backfill.Delete:
+			r.log.Warn("a batched delete cannot be undone; its rows stay deleted", "step", s.ID, "table", s.Backfill.Table)
+		case s.Status == StepDone && s.Backfill.Where == "":
+			r.log.Warn("a batched data change cannot be undone; its rows keep their new values", "step", s.ID, "table", s.Backfill.Table)
+		}
+		err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
+	case s.InTransaction && s.Status != StepDone:
+		// Its transaction never committed: nothing to undo.
+		err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
+	case s.Undo == "":
+		err = r.st.finishStep(ctx, r.pool, m.ID, s.ID, StepUndone, "")
+	default:
+		fmt.Fprintf(r.cfg.Out, "undo step %d [%s] %s ...\n", s.ID, s.Phase, s.Description)
+		undo := *s
+		undo.SQL, undo.undoing = s.Undo, true
+		if s.InTransaction {
+			err = r.runTx(ctx, m, &undo, s.Undo, StepUndone)
+		} else {
+			err = r.runAutocommit(ctx, m, &undo, s.Undo, StepUndone)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.Status = StepUndone
+	return nil
 }
 
 // validationOnly reports whether sql only validates constraints, which

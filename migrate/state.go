@@ -87,6 +87,16 @@ type StepState struct {
 	Error      string     `json:"error,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// The undo is journaled beside the run, so that status after a
+	// rollback still shows how long the step ran and in how many
+	// attempts. UndoneAt is set when the step became undone, whether or
+	// not it had an undo to run.
+	UndoAttempts  int        `json:"undo_attempts"`
+	UndoStartedAt *time.Time `json:"undo_started_at,omitempty"`
+	UndoneAt      *time.Time `json:"undone_at,omitempty"`
+	UndoError     string     `json:"undo_error,omitempty"`
+	// undoing marks the copy of a step whose Undo the runner is running.
+	undoing bool
 }
 
 // stepRecord is what the journal keeps of a Step beyond its own columns:
@@ -101,6 +111,11 @@ type stepRecord struct {
 	Unsafe             string        `json:"unsafe,omitempty"`
 	Backfill           *BackfillSpec `json:"backfill,omitempty"`
 	Source             Source        `json:"source"`
+	Group              int           `json:"group,omitempty"`
+	Split              string        `json:"split,omitempty"`
+	Order              int           `json:"order,omitempty"`
+	GroupFrom          *Source       `json:"group_from,omitempty"`
+	GroupKind          string        `json:"group_kind,omitempty"`
 }
 
 // store reads and writes the journal tables of one state schema.
@@ -153,6 +168,22 @@ CREATE TABLE IF NOT EXISTS `+s.steps+` (
     finished_at  timestamptz,
     PRIMARY KEY (migration_id, step_id)
 )`)
+	if err != nil {
+		return err
+	}
+	// Journals created before the undo was recorded apart get its columns;
+	// looked up first, since ALTER TABLE locks the table even when IF NOT
+	// EXISTS makes it change nothing.
+	var have bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'undo_error' AND NOT attisdropped)`,
+		s.steps).Scan(&have); err != nil || have {
+		return err
+	}
+	_, err = q.Exec(ctx, `ALTER TABLE `+s.steps+`
+    ADD COLUMN IF NOT EXISTS undo_attempts integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS undo_started_at timestamptz,
+    ADD COLUMN IF NOT EXISTS undone_at timestamptz,
+    ADD COLUMN IF NOT EXISTS undo_error text`)
 	return err
 }
 
@@ -171,9 +202,14 @@ func (s store) insert(ctx context.Context, tx pgx.Tx, id string, files []string,
 		return err
 	}
 	for _, st := range plan.Steps {
-		rec, err := json.Marshal(stepRecord{InTransaction: st.InTransaction, Locks: st.Locks,
+		var from *Source
+		if st.Group != 0 {
+			from = &st.groupFrom
+		}
+		rec, err := json.Marshal(stepRecord{GroupFrom: from, InTransaction: st.InTransaction, Locks: st.Locks,
 			LockTimeoutMS: st.LockTimeout.Milliseconds(), StatementTimeoutMS: st.StatementTimeout.Milliseconds(),
-			Breaking: st.Breaking, Unsafe: st.Unsafe, Backfill: st.Backfill, Source: st.Source})
+			Breaking: st.Breaking, Unsafe: st.Unsafe, Backfill: st.Backfill, Source: st.Source,
+			Group: st.Group, Split: st.Split, Order: st.Order, GroupKind: st.groupKind})
 		if err != nil {
 			return err
 		}
@@ -248,8 +284,13 @@ func (s store) list(ctx context.Context, q querier) ([]*Migration, error) {
 }
 
 func (s store) loadSteps(ctx context.Context, q querier, m *Migration) error {
-	rows, err := q.Query(ctx, `SELECT step_id, phase, description, sql, undo, plan, status, attempts, coalesce(error, ''), started_at, finished_at
-FROM `+s.steps+` WHERE migration_id = $1 ORDER BY step_id`, m.ID)
+	// The undo columns are read through to_jsonb so that status, which
+	// never changes the journal, also reads one written before they were
+	// added.
+	rows, err := q.Query(ctx, `SELECT step_id, phase, description, sql, undo, plan, status, attempts, coalesce(error, ''), started_at, finished_at,
+    coalesce((to_jsonb(st) ->> 'undo_attempts')::int, 0), (to_jsonb(st) ->> 'undo_started_at')::timestamptz,
+    (to_jsonb(st) ->> 'undone_at')::timestamptz, coalesce(to_jsonb(st) ->> 'undo_error', '')
+FROM `+s.steps+` st WHERE migration_id = $1 ORDER BY step_id`, m.ID)
 	if err != nil {
 		return err
 	}
@@ -259,7 +300,8 @@ FROM `+s.steps+` WHERE migration_id = $1 ORDER BY step_id`, m.ID)
 		st := &StepState{}
 		var phase string
 		var rec []byte
-		if err := rows.Scan(&st.ID, &phase, &st.Description, &st.SQL, &st.Undo, &rec, &st.Status, &st.Attempts, &st.Error, &st.StartedAt, &st.FinishedAt); err != nil {
+		if err := rows.Scan(&st.ID, &phase, &st.Description, &st.SQL, &st.Undo, &rec, &st.Status, &st.Attempts, &st.Error, &st.StartedAt, &st.FinishedAt,
+			&st.UndoAttempts, &st.UndoStartedAt, &st.UndoneAt, &st.UndoError); err != nil {
 			return err
 		}
 		var r stepRecord
@@ -268,6 +310,10 @@ FROM `+s.steps+` WHERE migration_id = $1 ORDER BY step_id`, m.ID)
 		}
 		st.Phase = Phase(phase)
 		st.InTransaction, st.Locks, st.Breaking, st.Unsafe, st.Backfill, st.Source = r.InTransaction, r.Locks, r.Breaking, r.Unsafe, r.Backfill, r.Source
+		st.Group, st.Split, st.Order, st.groupKind = r.Group, r.Split, r.Order, r.GroupKind
+		if r.GroupFrom != nil {
+			st.groupFrom = *r.GroupFrom
+		}
 		st.LockTimeout = time.Duration(r.LockTimeoutMS) * time.Millisecond
 		st.StatementTimeout = time.Duration(r.StatementTimeoutMS) * time.Millisecond
 		m.Steps = append(m.Steps, st)
@@ -292,10 +338,38 @@ func (s store) startStep(ctx context.Context, q querier, id string, step int) er
 }
 
 // finishStep records a step's outcome: done or undone (in the step's own
-// transaction where there is one), failed, or back to pending.
+// transaction where there is one), failed, or back to pending. Undone
+// keeps the run's times and error and records when it was undone.
 func (s store) finishStep(ctx context.Context, q querier, id string, step int, status, errText string) error {
+	if status == StepUndone {
+		_, err := q.Exec(ctx, `UPDATE `+s.steps+` SET status = 'undone', undone_at = clock_timestamp(), undo_error = NULL
+WHERE migration_id = $1 AND step_id = $2`, id, step)
+		return err
+	}
 	_, err := q.Exec(ctx, `UPDATE `+s.steps+` SET status = $3, error = nullif($4, ''), finished_at = clock_timestamp()
 WHERE migration_id = $1 AND step_id = $2`, id, step, status, errText)
+	return err
+}
+
+// startUndo counts an attempt at undoing a step. The step stays done until
+// its undo commits (finishStep undone), so a crash or a failed undo leaves
+// it to be undone again.
+func (s store) startUndo(ctx context.Context, q querier, id string, step int) error {
+	_, err := q.Exec(ctx, `UPDATE `+s.steps+` SET undo_attempts = undo_attempts + 1, undo_error = NULL,
+    undo_started_at = clock_timestamp(), undone_at = NULL WHERE migration_id = $1 AND step_id = $2`, id, step)
+	return err
+}
+
+// countUndoAttempt adds a retry of an undo.
+func (s store) countUndoAttempt(ctx context.Context, q querier, id string, step int, errText string) error {
+	_, err := q.Exec(ctx, `UPDATE `+s.steps+` SET undo_attempts = undo_attempts + 1, undo_error = nullif($3, '') WHERE migration_id = $1 AND step_id = $2`,
+		id, step, errText)
+	return err
+}
+
+// failUndo records why an undo failed; the step keeps its status.
+func (s store) failUndo(ctx context.Context, q querier, id string, step int, errText string) error {
+	_, err := q.Exec(ctx, `UPDATE `+s.steps+` SET undo_error = nullif($3, '') WHERE migration_id = $1 AND step_id = $2`, id, step, errText)
 	return err
 }
 

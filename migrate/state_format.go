@@ -42,16 +42,36 @@ func WriteStatusText(w io.Writer, ms []*Migration) error {
 			if s.Attempts > 1 {
 				fmt.Fprintf(bw, " (%d attempts)", s.Attempts)
 			}
-			if s.StartedAt != nil && s.FinishedAt != nil {
+			if s.StartedAt != nil && s.FinishedAt != nil && !s.FinishedAt.Before(*s.StartedAt) {
 				fmt.Fprintf(bw, " %s", s.FinishedAt.Sub(*s.StartedAt).Round(time.Millisecond))
 			}
+			bw.WriteString(undoText(s))
 			bw.WriteString("\n")
 			if s.Error != "" && s.Status != StepDone {
 				fmt.Fprintf(bw, "       error: %s\n", oneLine(s.Error))
 			}
+			if s.UndoError != "" && s.Status != StepUndone {
+				fmt.Fprintf(bw, "       undo error: %s\n", oneLine(s.UndoError))
+			}
 		}
 	}
 	return bw.Flush()
+}
+
+// undoText describes a step's undo beside its run: how long the undo took
+// and in how many attempts, or that the step needed none.
+func undoText(s *StepState) string {
+	if s.Status != StepUndone || s.UndoneAt == nil {
+		return ""
+	}
+	if s.UndoStartedAt == nil || s.UndoAttempts == 0 {
+		return ", undone (nothing to undo)"
+	}
+	out := ", undone in " + s.UndoneAt.Sub(*s.UndoStartedAt).Round(time.Millisecond).String()
+	if s.UndoAttempts > 1 {
+		out += fmt.Sprintf(" (%d undo attempts)", s.UndoAttempts)
+	}
+	return out
 }
 
 // WriteStatusJSON prints {"version":1,"migrations":[...]}.
@@ -69,6 +89,12 @@ func WriteStatusJSON(w io.Writer, ms []*Migration) error {
 		Error       string     `json:"error,omitempty"`
 		StartedAt   *time.Time `json:"started_at,omitempty"`
 		FinishedAt  *time.Time `json:"finished_at,omitempty"`
+		// Added after version 1: the undo, journaled beside the run.
+		UndoAttempts  int        `json:"undo_attempts"`
+		UndoStartedAt *time.Time `json:"undo_started_at,omitempty"`
+		UndoneAt      *time.Time `json:"undone_at,omitempty"`
+		UndoError     string     `json:"undo_error,omitempty"`
+		Group         int        `json:"group,omitempty"`
 	}
 	type jsonMigration struct {
 		ID         string     `json:"id"`
@@ -90,7 +116,8 @@ func WriteStatusJSON(w io.Writer, ms []*Migration) error {
 		for _, s := range m.Steps {
 			jm.Steps = append(jm.Steps, jsonStep{ID: s.ID, Phase: s.Phase, Description: s.Description, SQL: s.SQL, Undo: s.Undo,
 				Breaking: s.Breaking, Backfill: s.Backfill != nil, Status: s.Status, Attempts: s.Attempts, Error: s.Error,
-				StartedAt: s.StartedAt, FinishedAt: s.FinishedAt})
+				StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, UndoAttempts: s.UndoAttempts, UndoStartedAt: s.UndoStartedAt,
+				UndoneAt: s.UndoneAt, UndoError: s.UndoError, Group: s.Group})
 		}
 		out.Migrations = append(out.Migrations, jm)
 	}

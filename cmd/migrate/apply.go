@@ -388,6 +388,11 @@ func openError(c *cli.Context, cmd string, err error) error {
 // command resumes.
 func runError(c *cli.Context, cmd string, m *migrate.Migration, err error, resume string) error {
 	msg := redact(err.Error(), secrets(c))
+	var ge *migrate.GroupError
+	if errors.As(err, &ge) && ge.RolledBack {
+		return failedf("%s: migration %s: %s\nFix the cause (the error names the row or object at fault) and run again; the transaction starts over:\n   %s   (same flags, same --dsn)",
+			cmd, m.ID, msg, resume)
+	}
 	how := fmt.Sprintf("The database is consistent (the failed step rolled back, or its leftovers were dropped). Resume with\n   %s   (same flags, same --dsn)\nor undo with 'migrate rollback --id %s'.", resume, m.ID)
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -411,6 +411,7 @@ func redact(msg string, secrets []string) string {
 type progressOutput struct {
 	term     *os.File // the terminal the bar is drawn on; nil for status lines
 	bar      *progressbar.ProgressBar
+	barMax   int64
 	lines    io.Writer
 	lastLine time.Time
 }
@@ -449,6 +450,12 @@ func (o *progressOutput) update(p backfill.Progress) {
 			opts = append(opts, progressbar.OptionShowCount())
 		}
 		o.bar = progressbar.NewOptions64(total, opts...)
+		o.barMax = total
+	}
+	if total != o.barMax {
+		// The row total is an estimate that the job corrects as it goes.
+		o.bar.ChangeMax64(total)
+		o.barMax = total
 	}
 	o.bar.Describe(barDescription(p))
 	_ = o.bar.Set64(min(current, total))
