@@ -129,6 +129,10 @@ type Options struct {
 	// Before are statements already run on the database (earlier
 	// migrations): they build the schema model, and are not planned.
 	Before []*lint.Statement
+	// TimeZone is the session TimeZone the steps will run under (the
+	// runner reads it from its connection); "" when unknown, in which case
+	// timestamp <-> timestamptz is planned as the rewrite it may be.
+	TimeZone string
 }
 
 // Rules under which the planner refuses statements; the names are the
@@ -142,6 +146,7 @@ const (
 	RuleDataChange      = "whole-table-dml"
 	RuleGeneratedColumn = "adding-stored-generated-column"
 	RuleSerialColumn    = "adding-auto-increment-column"
+	RuleTypeChange      = "changing-column-type"
 )
 
 // Build plans stmts, which run in order on a database described by schema.

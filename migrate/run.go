@@ -720,9 +720,12 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 	return r.st.setMigration(ctx, r.pool, m.ID, MigrationRolledBack, "")
 }
 
-// validationOnly reports whether sql only validates constraints, which
-// changes no schema and needs no undo.
+// validationOnly reports whether sql only validates constraints or checks
+// data (a narrowing's fit check), which changes nothing and needs no undo.
 func validationOnly(sql string) bool {
+	if lint.IsFitCheck(sql) {
+		return true
+	}
 	for _, stmt := range strings.Split(sql, ";") {
 		stmt = strings.TrimSpace(stmt)
 		if stmt != "" && !strings.Contains(strings.ToUpper(stmt), "VALIDATE CONSTRAINT") {
