@@ -522,10 +522,11 @@ func domainOf(s *Schema, tn TypeName) *Type {
 }
 
 // TimeZoneIsUTC reports whether a TimeZone setting is UTC by one of its
-// names, under which PostgreSQL relabels timestamp <-> timestamptz.
+// names, under which PostgreSQL relabels timestamp <-> timestamptz (each
+// verified; Europe/London, zero offset in winter, is not one).
 func TimeZoneIsUTC(zone string) bool {
 	switch strings.ToUpper(strings.Trim(zone, `'" `)) {
-	case "UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "ZULU", "ETC/ZULU", "UCT", "ETC/UCT", "UNIVERSAL", "ETC/UNIVERSAL", "GMT0", "ETC/GMT0":
+	case "UTC", "ETC/UTC", "GMT", "ETC/GMT", "ZULU", "ETC/ZULU", "UCT", "ETC/UCT", "UNIVERSAL", "ETC/UNIVERSAL", "GMT0", "ETC/GMT0":
 		return true
 	}
 	return false
