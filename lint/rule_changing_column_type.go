@@ -255,7 +255,7 @@ func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.Col
 	}
 	r.step("Own transaction: the new column (catalog only, brief ACCESS EXCLUSIVE).",
 		"ALTER TABLE "+at.sql()+" ADD COLUMN "+newCol+" "+toSQL)
-	trg := syncTriggerNamed(pass, at.name, newName, FitName(ReservedPrefix+"sync_"+baseName(at.name)+"_"+colName), conv)
+	trg := copyTrigger(pass, at.name, newName, colName, cd.RawDefault)
 	r.step("Own short transaction: keep it in step for new and changed rows (SHARE ROW EXCLUSIVE, brief).", trg.create...)
 	r.step("Outside any transaction: convert the existing rows in batches.",
 		"-- "+backfillComment(at.name, newCol+" = "+DeparseExpr(conv), newCol+" IS NULL AND "+col+" IS NOT NULL"))
@@ -276,6 +276,27 @@ func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.Col
 	swap = append(swap, "COMMIT", trg.dropFunc)
 	r.step("One short transaction: swap the columns (brief ACCESS EXCLUSIVE). Views that select "+col+" must be dropped before and recreated after; attach unique indexes with ADD CONSTRAINT ... USING INDEX here.", swap...)
 	return r.String()
+}
+
+// copyTrigger is the planner's trigger of R4, statement for statement:
+// it sets the new column from the old one (or from the USING expression)
+// on every insert and update.
+func copyTrigger(pass *Pass, table, newCol, col string, using *pg_query.Node) triggerSQL {
+	name := FitName(ReservedPrefix + "sync_" + baseName(table) + "_" + col)
+	fn := QuoteQualified(schemaOf(table) + "." + name)
+	trg := QuoteIdent(name)
+	value := "NEW." + QuoteIdent(col)
+	if using != nil {
+		value = withNewPrefix(using)
+	}
+	return triggerSQL{
+		create: []string{
+			"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $migrate$\nBEGIN\n  NEW." + QuoteIdent(newCol) + " := " + value + ";\n  RETURN NEW;\nEND\n$migrate$",
+			"CREATE TRIGGER " + trg + " BEFORE INSERT OR UPDATE ON " + QuoteQualified(table) + " FOR EACH ROW " + triggerExec(pass.Options.PGVersion) + " " + fn + "()",
+		},
+		drop:     "DROP TRIGGER " + trg + " ON " + QuoteQualified(table),
+		dropFunc: "DROP FUNCTION " + fn + "()",
+	}
 }
 
 // tableKey is the primary key of a table in the model, or nil.
@@ -329,22 +350,6 @@ func IsFitCheck(sql string) bool {
 	return strings.HasPrefix(sql, fitCheckStart) && strings.HasSuffix(sql, "$migrate_fit$") && strings.Count(sql, "$migrate_fit$") == 2
 }
 
-// toSQLName turns a type's SQL into something usable inside an identifier.
-func toSQLName(s string) string {
-	var b strings.Builder
-	for _, c := range strings.ToLower(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			b.WriteRune(c)
-		case c == ' ', c == '(', c == ',', c == '_':
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
-				b.WriteByte('_')
-			}
-		}
-	}
-	return strings.TrimSuffix(b.String(), "_")
-}
-
 type triggerSQL struct {
 	create         []string
 	drop, dropFunc string
@@ -353,11 +358,7 @@ type triggerSQL struct {
 // syncTriggerAssign renders a trigger that sets NEW.target from expr on
 // every insert and update, and the statements that remove it again.
 func syncTriggerAssign(pass *Pass, table, target, suffix string, expr *pg_query.Node) triggerSQL {
-	return syncTriggerNamed(pass, table, target, pgName(baseName(table), suffix), expr)
-}
-
-// syncTriggerNamed is syncTriggerAssign with the trigger's full name.
-func syncTriggerNamed(pass *Pass, table, target, name string, expr *pg_query.Node) triggerSQL {
+	name := pgName(baseName(table), suffix)
 	fn := QuoteQualified(schemaOf(table) + "." + name)
 	trg := QuoteIdent(name)
 	value := withNewPrefix(expr)

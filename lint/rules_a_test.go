@@ -194,7 +194,7 @@ func TestTypeChangeMessages(t *testing.T) {
 	}{
 		{"ALTER TABLE c ALTER COLUMN big TYPE int;", []string{"narrows bigint to int:", "fails on the first one that does not fit",
 			"SELECT big FROM c WHERE big NOT BETWEEN -2147483648 AND 2147483647 LIMIT 1", "DO $migrate_fit$"}},
-		{"ALTER TABLE c ALTER COLUMN v TYPE varchar(20);", []string{"narrows", "char_length(rtrim(v::text, ' ')) > 20", "_migrate_new_v := new.v;"}},
+		{"ALTER TABLE c ALTER COLUMN v TYPE varchar(20);", []string{"narrows", "char_length(rtrim(v::text, ' ')) > 20", "_migrate_new_v := NEW.v;"}},
 		{"ALTER TABLE c ALTER COLUMN label TYPE varchar(20);", []string{"narrows text to varchar(20)"}},
 		{"ALTER TABLE c ALTER COLUMN flags TYPE bit(5);", []string{"rewrites", "length(flags) <> 5"}},
 		{"ALTER TABLE c ALTER COLUMN label TYPE int;", []string{"fails as written", "no automatic cast from text to int"}},
