@@ -61,7 +61,16 @@ type TypeChangeVerdict struct {
 	// the values the conversion rejects; nil when there is none that is
 	// exact (MayFail can still be set).
 	misfit func(col string) string
+	// castExact: an explicit cast to the new type converts exactly as the
+	// statement does, so casting every value finds one that does not fit.
+	castExact bool
 }
+
+// CastCheck reports whether a change that may fail, but has no Misfit
+// predicate, can be checked by casting every existing value explicitly
+// (CastCheckSQL): true unless the new type cuts values to a length under an
+// explicit cast (varchar, char, bit, varbit, or a domain or array of them).
+func (v TypeChangeVerdict) CastCheck() bool { return v.castExact }
 
 // Misfit returns a predicate, over col (the column's SQL, quoted), that a
 // row whose value the conversion would reject satisfies, or "" when the
@@ -89,8 +98,11 @@ const (
 // pgVersion gates the timestamp/timestamptz relabel (0: current).
 func ClassifyTypeChange(s *Schema, col string, from, to TypeName, using *pg_query.Node, pgVersion int) TypeChangeVerdict {
 	v := classifyTypes(s, serialBase(from), serialBase(to), pgVersion)
+	cutsToLength := isLengthType(baseElem(s, serialBase(to)))
 	if using == nil || usingIsColumn(using, col) {
-		return v // the conversion is the assignment cast the classifier knows
+		// The conversion is the assignment cast the classifier knows.
+		v.castExact = v.MayFail && v.misfit == nil && v.Kind == TypeChangeRewrite && !cutsToLength
+		return v
 	}
 	if usingIsCast(using, col, to) {
 		// An explicit cast converts like the assignment cast except that it
@@ -103,6 +115,7 @@ func ClassifyTypeChange(s *Schema, col string, from, to TypeName, using *pg_quer
 		if isLengthType(to) {
 			v.MayFail = false
 		}
+		v.castExact = v.MayFail && !cutsToLength
 		return v
 	}
 	// Anything else is computed per row: a rewrite that fails or not
@@ -466,6 +479,21 @@ func isString(t TypeName) bool {
 // isLengthType: types whose explicit cast cuts a value to length.
 func isLengthType(t TypeName) bool {
 	return !t.Array && (t.Name == "varchar" || t.Name == "bpchar" || t.Name == "bit" || t.Name == "varbit")
+}
+
+// baseElem is the type a value is finally stored as: the base of a
+// domain, the element of an array.
+func baseElem(s *Schema, t TypeName) TypeName {
+	for i := 0; i < 8; i++ { // domains over domains, but never a cycle
+		t.Array = false
+		d := domainOf(s, t)
+		if d == nil {
+			break
+		}
+		t = d.Base
+	}
+	t.Array = false
+	return t
 }
 
 func isEnum(s *Schema, t TypeName) bool {

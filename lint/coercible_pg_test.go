@@ -291,13 +291,26 @@ func TestTypeChangeVerdictsOnServer(t *testing.T) {
 					t.Errorf("fit check fails on rows that fit: %v", err)
 				}
 			}
+			if v.CastCheck() {
+				if err := execCastCheck(ctx, conn, table+"_good", p.to); err != nil {
+					t.Errorf("cast check fails on rows that fit: %v", err)
+				}
+			}
 			for j, bad := range p.bad {
 				bt := fmt.Sprintf("%s_bad%d", table, j)
 				_, err := tryTypeChange(ctx, t, conn, bt, p, tz, &bad)
 				if err == nil {
 					t.Errorf("ALTER succeeded with the row %s that the case says does not fit", bad)
 				}
+				if v.CastCheck() {
+					if err := execCastCheck(ctx, conn, bt, p.to); err == nil || !strings.Contains(err.Error(), "migrate: ") || !strings.Contains(err.Error(), "key 1000") {
+						t.Errorf("cast check on the row %s: got %v, want a migrate: error naming key 1000", bad, err)
+					}
+				}
 				if misfit == "" {
+					if !v.CastCheck() {
+						t.Logf("no check before the change for the row %s", bad)
+					}
 					continue
 				}
 				if n := countWhere(ctx, t, conn, bt, misfit+" AND k = 1000"); n != 1 || countWhere(ctx, t, conn, bt, misfit) != 1 {
@@ -355,6 +368,15 @@ func tryTypeChange(ctx context.Context, t *testing.T, conn *pgx.Conn, table stri
 
 func execFitCheck(ctx context.Context, conn *pgx.Conn, table, misfit, toSQL string) error {
 	_, err := conn.Exec(ctx, FitCheckSQL(table, []string{"k"}, "c", toSQL, misfit))
+	return err
+}
+
+func execCastCheck(ctx context.Context, conn *pgx.Conn, table, to string) error {
+	tree, err := pg_query.Parse("CREATE TABLE x (c " + to + ")")
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, CastCheckSQL(table, []string{"k"}, "c", tree.Stmts[0].Stmt.GetCreateStmt().TableElts[0].GetColumnDef().TypeName))
 	return err
 }
 

@@ -249,9 +249,13 @@ func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.Col
 	}
 	var r recipe
 	r.note(at.alone("ALTER COLUMN " + col + " TYPE"))
-	if p := v.Misfit(col); p != "" && cd.RawDefault == nil {
-		r.step("First, before any change: a read-only check that every existing value fits "+toSQL+" (it raises an error naming a row that does not).",
+	const first = "First, before any change: a read-only check that every existing value fits "
+	if p := v.Misfit(col); p != "" {
+		r.step(first+toSQL+" (it raises an error naming a row that does not).",
 			FitCheckSQL(at.name, tableKey(at.table), colName, TypeNameOf(cd.TypeName).String(), p))
+	} else if v.CastCheck() {
+		r.step(first+toSQL+", casting each (it raises an error naming a row that does not).",
+			CastCheckSQL(at.name, tableKey(at.table), colName, cd.TypeName))
 	}
 	r.step("Own transaction: the new column (catalog only, brief ACCESS EXCLUSIVE).",
 		"ALTER TABLE "+at.sql()+" ADD COLUMN "+newCol+" "+toSQL)
@@ -317,18 +321,7 @@ func tableKey(t *Table) []string {
 // from TypeChangeVerdict.Misfit) and raises an error naming its key (the
 // columns of key, or its ctid when there is no key) and its value.
 func FitCheckSQL(table string, key []string, col, toSQL, misfit string) string {
-	keySQL := "ctid::text"
-	switch len(key) {
-	case 0:
-	case 1:
-		keySQL = QuoteIdent(key[0]) + "::text"
-	default:
-		q := make([]string, len(key))
-		for i, k := range key {
-			q[i] = QuoteIdent(k)
-		}
-		keySQL = "ROW(" + strings.Join(q, ", ") + ")::text"
-	}
+	keySQL := keyText(key)
 	what := sqlStringLiteral(DisplayName(table) + "." + col)
 	return fitCheckStart + "\nDECLARE\n  bad record;\nBEGIN\n" +
 		"  SELECT " + keySQL + " AS key, left(" + QuoteIdent(col) + "::text, 100) AS value INTO bad FROM " + QuoteQualified(table) +
@@ -337,6 +330,40 @@ func FitCheckSQL(table string, key []string, col, toSQL, misfit string) string {
 		"    RAISE EXCEPTION 'migrate: % does not fit %: the row with key % has %; nothing was changed', " + what + ", " + sqlStringLiteral(toSQL) + ", bad.key, bad.value\n" +
 		"      USING ERRCODE = 'data_exception', HINT = 'change or delete the rows that do not fit, or give the statement a USING clause';\n" +
 		"  END IF;\nEND\n$migrate_fit$"
+}
+
+// CastCheckSQL is the read-only check of a change that may fail but has no
+// predicate (TypeChangeVerdict.CastCheck): one scan casting every value of
+// col to the new type; only when that fails, a second look for the first
+// row whose cast fails, to name its key and value in the error.
+func CastCheckSQL(table string, key []string, col string, to *pg_query.TypeName) string {
+	toSQL := typeSQL(to)
+	c := QuoteIdent(col)
+	what := sqlStringLiteral(DisplayName(table) + "." + col)
+	return fitCheckStart + "\nDECLARE\n  bad record;\nBEGIN\n" +
+		"  PERFORM count(" + c + "::" + toSQL + ") FROM " + QuoteQualified(table) + ";\n" +
+		"EXCEPTION WHEN others THEN\n" +
+		"  FOR bad IN SELECT " + keyText(key) + " AS key, " + c + " AS value FROM " + QuoteQualified(table) + " WHERE " + c + " IS NOT NULL LOOP\n" +
+		"    BEGIN\n      PERFORM bad.value::" + toSQL + ";\n    EXCEPTION WHEN others THEN\n" +
+		"      RAISE EXCEPTION 'migrate: % does not fit %: the row with key % has %; nothing was changed', " + what + ", " +
+		sqlStringLiteral(TypeNameOf(to).String()) + ", bad.key, left(bad.value::text, 100)\n" +
+		"        USING ERRCODE = 'data_exception', DETAIL = SQLERRM, HINT = 'change or delete the rows that do not fit, or give the statement a USING clause';\n" +
+		"    END;\n  END LOOP;\n  RAISE;\nEND\n$migrate_fit$"
+}
+
+// keyText renders a row's key as text: its key columns, or its ctid.
+func keyText(key []string) string {
+	switch len(key) {
+	case 0:
+		return "ctid::text"
+	case 1:
+		return QuoteIdent(key[0]) + "::text"
+	}
+	q := make([]string, len(key))
+	for i, k := range key {
+		q[i] = QuoteIdent(k)
+	}
+	return "ROW(" + strings.Join(q, ", ") + ")::text"
 }
 
 // fitCheckStart opens every FitCheckSQL block; its own dollar tag tells it

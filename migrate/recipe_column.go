@@ -286,10 +286,14 @@ func (p *planner) changeType(at *pg_query.AlterTableStmt, table string, t *lint.
 		note = " (under TimeZone " + p.opts.TimeZone + " PostgreSQL rewrites, converting in that zone; so does the copy)"
 	}
 	if known && v.MayFail {
-		if misfit := v.Misfit(qi(old)); misfit != "" {
-			p.fitCheck(table, t, old, to, misfit)
+		switch misfit := v.Misfit(qi(old)); {
+		case misfit != "":
+			p.fitCheck(table, old, to, lint.FitCheckSQL(table, primaryKey(t), old, to.String(), misfit))
 			note += " (a narrowing: checked against the existing rows first)"
-		} else {
+		case v.CastCheck():
+			p.fitCheck(table, old, to, lint.CastCheckSQL(table, primaryKey(t), old, cd.TypeName))
+			note += " (some values may not convert: checked against the existing rows first)"
+		default:
 			note += " (some existing values may not convert; the copy then fails and the old column stays in use)"
 		}
 	}
@@ -318,7 +322,7 @@ func atTimeZone(col, zone string) *pg_query.Node {
 // naming a row, when an existing value would not convert. It runs first in
 // the plan, before any change, unless an earlier step may change what it
 // reads; then it runs just before the copy.
-func (p *planner) fitCheck(table string, t *lint.Table, col string, to lint.TypeName, misfit string) {
+func (p *planner) fitCheck(table, col string, to lint.TypeName, sql string) {
 	touched := false
 	for _, s := range p.steps {
 		if p.mayChangeColumn(s, table, col) {
@@ -327,7 +331,7 @@ func (p *planner) fitCheck(table string, t *lint.Table, col string, to lint.Type
 	}
 	s := p.add(Expand, classValidate, fitCheckDesc+col+" of "+lint.DisplayName(table)+" fits "+to.String()+
 		" (one read-only scan; it fails naming a row that does not, and nothing is changed)",
-		lint.FitCheckSQL(table, primaryKey(t), col, to.String(), misfit)+";", "", lock(table, lint.AccessShare))
+		sql+";", "", lock(table, lint.AccessShare))
 	if touched {
 		s.Phase = Backfill
 		return
