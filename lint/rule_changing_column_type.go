@@ -53,23 +53,17 @@ func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.C
 				". Widening varchar/numeric and varchar→text are catalog-only; lint the whole migration directory to get an exact verdict.",
 			Locks:   []Lock{NewLock(at.name, AccessExclusive)},
 			Rewrite: true,
-			Fix:     typeChangeFix(pass, at, colName, cd, nil),
+			Fix:     typeChangeFix(pass, at, colName, cd, nil, TypeChangeVerdict{}),
 		})
 		return
 	}
 
 	from := cur.Type
-	verdict := classifyTypeChange(pass.Schema, from, to, pg)
-	computed := false
-	if using := cd.RawDefault; using != nil && verdict != changeRewrites && !plainUsing(using, colName, to) {
-		// Anything but the column or a plain cast of it to the new type is
-		// computed per row.
-		verdict, computed = changeRewrites, true
-	}
+	verdict := ClassifyTypeChange(pass.Schema, colName, from, to, cd.RawDefault, pg)
 	fromSQL := from.String()
 
-	switch verdict {
-	case changeCatalogOnly:
+	switch verdict.Kind {
+	case TypeChangeCatalogOnly:
 		checks := validChecksOn(at.table, colName)
 		if len(checks) == 0 {
 			return
@@ -81,7 +75,7 @@ func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.C
 			Scan:  true,
 			Fix:   checkedCoercibleFix(at, colName, checks, toSQL),
 		})
-	case changeNeedsUTC:
+	case TypeChangeCatalogOnlyIfUTC:
 		if pass.Tx.TimeZoneUTC {
 			return // the transaction pinned TimeZone to UTC: a relabel, no rewrite
 		}
@@ -92,11 +86,24 @@ func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.C
 			"ALTER TABLE "+at.sql()+" ALTER COLUMN "+col+" TYPE "+toSQL, "COMMIT")
 		pass.Report(Finding{
 			Message: head + " (from " + fromSQL + ") depends on the session TimeZone: PostgreSQL 12+ skips the rewrite only when TimeZone is UTC; " +
-				"under any other zone it rewrites " + at.sql() + " and every index while holding " + lock + ". Pin it with SET LOCAL TimeZone = 'UTC' in the same transaction.",
+				"under any other zone it rewrites " + at.sql() + " and every index while holding " + lock + ", converting the values in that zone. " +
+				"Pin it with SET LOCAL TimeZone = 'UTC' in the same transaction.",
 			Severity: SeverityWarning,
 			Locks:    []Lock{NewLock(at.name, AccessExclusive)},
 			Rewrite:  true,
 			Fix:      r.String(),
+		})
+	case TypeChangeNoAutoCast:
+		// The fix converts with the explicit cast the author has to choose.
+		withCast := &pg_query.ColumnDef{Colname: cd.Colname, TypeName: cd.TypeName}
+		withCast.RawDefault = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+			Arg: pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(colName)}, -1), TypeName: cd.TypeName, Location: -1}}}
+		pass.Report(Finding{
+			Message: head + " (from " + fromSQL + ") fails as written: PostgreSQL has no automatic cast from " + fromSQL + " to " + toSQL +
+				" (column " + col + " cannot be cast automatically). Say how with USING, e.g. USING " + col + "::" + toSQL +
+				"; that rewrites " + at.sql() + " and every index while holding " + lock + ", and fails on the first value that does not convert.",
+			Locks: []Lock{NewLock(at.name, AccessExclusive)},
+			Fix:   typeChangeFix(pass, at, colName, withCast, cur, TypeChangeVerdict{}),
 		})
 	default:
 		locks := []Lock{NewLock(at.name, AccessExclusive)}
@@ -106,11 +113,14 @@ func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.C
 			others = append(others, QuoteQualified(other))
 		}
 		why := " is not binary-coercible"
-		if computed {
-			why = " would be binary-coercible, but its USING expression is computed for every row"
+		if verdict.Computed {
+			why = " has a USING expression, computed for every row"
 		}
 		msg := head + " (from " + fromSQL + ")" + why + ": PostgreSQL rewrites " + at.sql() +
 			" and rebuilds every index while holding " + lock + " for the whole rewrite."
+		if verdict.MayFail {
+			msg += narrowingNote(at, col, fromSQL, toSQL, verdict)
+		}
 		if len(others) > 0 {
 			msg += " The column is part of a foreign key, so " + strings.Join(others, ", ") +
 				" is locked ACCESS EXCLUSIVE as well (blocks reads and writes) and both sides are scanned to re-validate it."
@@ -120,27 +130,22 @@ func checkTypeChange(pass *Pass, at *alterTarget, colName string, cd *pg_query.C
 			Message: msg,
 			Locks:   locks,
 			Rewrite: true,
-			Scan:    len(others) > 0,
-			Fix:     typeChangeFix(pass, at, colName, cd, cur),
+			Scan:    len(others) > 0 || verdict.MayFail,
+			Fix:     typeChangeFix(pass, at, colName, cd, cur, verdict),
 		})
 	}
 }
 
-// plainUsing reports whether a USING expression is the column itself or a
-// cast of it to exactly the new type: neither changes the verdict.
-func plainUsing(using *pg_query.Node, col string, to TypeName) bool {
-	isCol := func(n *pg_query.Node) bool {
-		cr := n.GetColumnRef()
-		return cr != nil && len(cr.Fields) == 1 && StringValue(cr.Fields[0]) == col
+// narrowingNote tells that the new type does not hold every old value: the
+// rewrite converts each row and the statement fails on the first misfit,
+// after scanning up to the whole table under its lock.
+func narrowingNote(at *alterTarget, col, fromSQL, toSQL string, v TypeChangeVerdict) string {
+	msg := " It narrows " + fromSQL + " to " + toSQL + ": the rewrite converts every existing value and the statement fails on the first one that does not fit, " +
+		"after scanning up to all of " + at.sql() + " under that lock."
+	if p := v.Misfit(col); p != "" {
+		msg += " Check first, with a read-only query: SELECT " + col + " FROM " + at.sql() + " WHERE " + p + " LIMIT 1."
 	}
-	if isCol(using) {
-		return true
-	}
-	tc := using.GetTypeCast()
-	if tc == nil || !isCol(tc.Arg) {
-		return false
-	}
-	return sameType(nil, TypeNameOf(tc.TypeName), to)
+	return msg
 }
 
 // validChecksOn lists the validated CHECK constraints that mention col. A
@@ -228,27 +233,38 @@ func checkedCoercibleFix(at *alterTarget, col string, checks []string, toSQL str
 
 // typeChangeFix is R4 (locks.md §1.11): a new column kept in step by a
 // trigger, backfilled in batches, indexed concurrently, and swapped in one
-// short transaction.
-func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.ColumnDef, cur *Column) string {
+// short transaction. The names are the planner's, so the fix and
+// `migrate plan` agree.
+func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.ColumnDef, cur *Column, v TypeChangeVerdict) string {
 	col := QuoteIdent(colName)
-	newName := pgName(colName, "new")
+	newName := FitName(ReservedPrefix + "new_" + colName)
 	newCol := QuoteIdent(newName)
 	toSQL := typeSQL(cd.TypeName)
 	conv := cd.RawDefault
 	if conv == nil {
-		conv = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
-			Arg: pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(colName)}, -1), TypeName: cd.TypeName}}}
+		// Assigning the plain column converts the way ALTER ... TYPE does
+		// (an assignment cast): an over-long string fails instead of being
+		// cut, as an explicit ::varchar(n) would silently do.
+		conv = pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(colName)}, -1)
 	}
 	var r recipe
 	r.note(at.alone("ALTER COLUMN " + col + " TYPE"))
+	const first = "First, before any change: a read-only check that every existing value fits "
+	if p := v.Misfit(col); p != "" {
+		r.step(first+toSQL+" (it raises an error naming a row that does not).",
+			FitCheckSQL(at.name, tableKey(at.table), colName, TypeNameOf(cd.TypeName).String(), p))
+	} else if v.CastCheck() {
+		r.step(first+toSQL+", casting each (it raises an error naming a row that does not).",
+			CastCheckSQL(at.name, tableKey(at.table), colName, cd.TypeName))
+	}
 	r.step("Own transaction: the new column (catalog only, brief ACCESS EXCLUSIVE).",
 		"ALTER TABLE "+at.sql()+" ADD COLUMN "+newCol+" "+toSQL)
-	trg := syncTriggerAssign(pass, at.name, newName, colName+"_to_"+toSQLName(toSQL), conv)
+	trg := copyTrigger(pass, at.name, newName, colName, cd.RawDefault)
 	r.step("Own short transaction: keep it in step for new and changed rows (SHARE ROW EXCLUSIVE, brief).", trg.create...)
 	r.step("Outside any transaction: convert the existing rows in batches.",
 		"-- "+backfillComment(at.name, newCol+" = "+DeparseExpr(conv), newCol+" IS NULL AND "+col+" IS NOT NULL"))
 	if cur != nil && cur.NotNull {
-		ck := QuoteIdent(pgName(baseName(at.name), newName, "not_null"))
+		ck := QuoteIdent(NotNullCheckName(baseName(at.name), newName))
 		r.step("Own transaction, then a separate one: prove the new column NOT NULL without a long lock.",
 			"ALTER TABLE "+at.sql()+" ADD CONSTRAINT "+ck+" CHECK ("+newCol+" IS NOT NULL) NOT VALID",
 			"ALTER TABLE "+at.sql()+" VALIDATE CONSTRAINT "+ck)
@@ -266,20 +282,99 @@ func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.Col
 	return r.String()
 }
 
-// toSQLName turns a type's SQL into something usable inside an identifier.
-func toSQLName(s string) string {
-	var b strings.Builder
-	for _, c := range strings.ToLower(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			b.WriteRune(c)
-		case c == ' ', c == '(', c == ',', c == '_':
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
-				b.WriteByte('_')
-			}
+// copyTrigger is the planner's trigger of R4, statement for statement:
+// it sets the new column from the old one (or from the USING expression)
+// on every insert and update.
+func copyTrigger(pass *Pass, table, newCol, col string, using *pg_query.Node) triggerSQL {
+	name := FitName(ReservedPrefix + "sync_" + baseName(table) + "_" + col)
+	fn := QuoteQualified(schemaOf(table) + "." + name)
+	trg := QuoteIdent(name)
+	value := "NEW." + QuoteIdent(col)
+	if using != nil {
+		value = withNewPrefix(using)
+	}
+	return triggerSQL{
+		create: []string{
+			"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $migrate$\nBEGIN\n  NEW." + QuoteIdent(newCol) + " := " + value + ";\n  RETURN NEW;\nEND\n$migrate$",
+			"CREATE TRIGGER " + trg + " BEFORE INSERT OR UPDATE ON " + QuoteQualified(table) + " FOR EACH ROW " + triggerExec(pass.Options.PGVersion) + " " + fn + "()",
+		},
+		drop:     "DROP TRIGGER " + trg + " ON " + QuoteQualified(table),
+		dropFunc: "DROP FUNCTION " + fn + "()",
+	}
+}
+
+// tableKey is the primary key of a table in the model, or nil.
+func tableKey(t *Table) []string {
+	if t == nil {
+		return nil
+	}
+	for _, c := range t.Constraints {
+		if c.Kind == "primary" {
+			return c.Columns
 		}
 	}
-	return strings.TrimSuffix(b.String(), "_")
+	return nil
+}
+
+// FitCheckSQL is the read-only check run before a narrowing type change:
+// a DO block that finds one row whose col satisfies misfit (a predicate
+// from TypeChangeVerdict.Misfit) and raises an error naming its key (the
+// columns of key, or its ctid when there is no key) and its value.
+func FitCheckSQL(table string, key []string, col, toSQL, misfit string) string {
+	keySQL := keyText(key)
+	what := sqlStringLiteral(DisplayName(table) + "." + col)
+	return fitCheckStart + "\nDECLARE\n  bad record;\nBEGIN\n" +
+		"  SELECT " + keySQL + " AS key, left(" + QuoteIdent(col) + "::text, 100) AS value INTO bad FROM " + QuoteQualified(table) +
+		"\n  WHERE " + misfit + " LIMIT 1;\n" +
+		"  IF FOUND THEN\n" +
+		"    RAISE EXCEPTION 'migrate: % does not fit %: the row with key % has %; nothing was changed', " + what + ", " + sqlStringLiteral(toSQL) + ", bad.key, bad.value\n" +
+		"      USING ERRCODE = 'data_exception', HINT = 'change or delete the rows that do not fit, or give the statement a USING clause';\n" +
+		"  END IF;\nEND\n$migrate_fit$"
+}
+
+// CastCheckSQL is the read-only check of a change that may fail but has no
+// predicate (TypeChangeVerdict.CastCheck): one scan casting every value of
+// col to the new type; only when that fails, a second look for the first
+// row whose cast fails, to name its key and value in the error.
+func CastCheckSQL(table string, key []string, col string, to *pg_query.TypeName) string {
+	toSQL := typeSQL(to)
+	c := QuoteIdent(col)
+	what := sqlStringLiteral(DisplayName(table) + "." + col)
+	return fitCheckStart + "\nDECLARE\n  bad record;\nBEGIN\n" +
+		"  PERFORM count(" + c + "::" + toSQL + ") FROM " + QuoteQualified(table) + ";\n" +
+		"EXCEPTION WHEN others THEN\n" +
+		"  FOR bad IN SELECT " + keyText(key) + " AS key, " + c + " AS value FROM " + QuoteQualified(table) + " WHERE " + c + " IS NOT NULL LOOP\n" +
+		"    BEGIN\n      PERFORM bad.value::" + toSQL + ";\n    EXCEPTION WHEN others THEN\n" +
+		"      RAISE EXCEPTION 'migrate: % does not fit %: the row with key % has %; nothing was changed', " + what + ", " +
+		sqlStringLiteral(TypeNameOf(to).String()) + ", bad.key, left(bad.value::text, 100)\n" +
+		"        USING ERRCODE = 'data_exception', DETAIL = SQLERRM, HINT = 'change or delete the rows that do not fit, or give the statement a USING clause';\n" +
+		"    END;\n  END LOOP;\n  RAISE;\nEND\n$migrate_fit$"
+}
+
+// keyText renders a row's key as text: its key columns, or its ctid.
+func keyText(key []string) string {
+	switch len(key) {
+	case 0:
+		return "ctid::text"
+	case 1:
+		return QuoteIdent(key[0]) + "::text"
+	}
+	q := make([]string, len(key))
+	for i, k := range key {
+		q[i] = QuoteIdent(k)
+	}
+	return "ROW(" + strings.Join(q, ", ") + ")::text"
+}
+
+// fitCheckStart opens every FitCheckSQL block; its own dollar tag tells it
+// from the other DO blocks of a plan.
+const fitCheckStart = "DO $migrate_fit$"
+
+// IsFitCheck reports whether sql is a FitCheckSQL block (plus a ";"): it
+// reads and changes nothing, so it needs no undo.
+func IsFitCheck(sql string) bool {
+	sql = strings.TrimSuffix(strings.TrimSpace(sql), ";")
+	return strings.HasPrefix(sql, fitCheckStart) && strings.HasSuffix(sql, "$migrate_fit$") && strings.Count(sql, "$migrate_fit$") == 2
 }
 
 type triggerSQL struct {

@@ -344,7 +344,7 @@ func (r *recipe) String() string { return strings.TrimRight(r.b.String(), "\n") 
 func notNullSteps(r *recipe, table, col string, pgVersion int, backfillSet string) {
 	tbl := QuoteQualified(table)
 	c := QuoteIdent(col)
-	ck := QuoteIdent(pgName(baseName(table), col, "not_null"))
+	ck := QuoteIdent(NotNullCheckName(baseName(table), col))
 	r.step("Own transaction: a NOT VALID check is a catalog change only (brief ACCESS EXCLUSIVE, no scan).",
 		"ALTER TABLE "+tbl+" ADD CONSTRAINT "+ck+" CHECK ("+c+" IS NOT NULL) NOT VALID")
 	if backfillSet != "" {

@@ -21,11 +21,11 @@ func TestClassifyTypeChange(t *testing.T) {
 	s.Types["public.email"] = &Type{Name: "public.email", Kind: "domain", HasCheck: true, Base: tn("text")}
 	s.Types["public.label"] = &Type{Name: "public.label", Kind: "domain", Base: tn("text")}
 	s.Types["public.mood"] = &Type{Name: "public.mood", Kind: "enum"}
-	const rw, ok, utc = changeRewrites, changeCatalogOnly, changeNeedsUTC
+	const rw, ok, utc, nocast = TypeChangeRewrite, TypeChangeCatalogOnly, TypeChangeCatalogOnlyIfUTC, TypeChangeNoAutoCast
 	cases := []struct {
 		from, to TypeName
 		pg       int
-		want     typeChange
+		want     TypeChangeKind
 	}{
 		// Verified no-rewrite.
 		{tn("varchar", 10), tn("varchar", 20), 15, ok},
@@ -65,7 +65,9 @@ func TestClassifyTypeChange(t *testing.T) {
 		{tn("int4"), tn("int8"), 15, rw},
 		{tn("int4"), tn("text"), 15, rw},
 		{tn("mood"), tn("text"), 15, rw},
-		{tn("text"), tn("mood"), 15, rw},
+		{tn("text"), tn("mood"), 15, nocast},
+		{tn("text"), tn("int4"), 15, nocast},
+		{tn("int4"), tn("bool"), 15, nocast},
 		{tn("text"), tn("email"), 15, rw},
 		{tn("interval", intervalFullRange, 5), tn("interval", intervalFullRange, 3), 15, rw},
 		{tn("interval"), tn("interval", intervalFullRange, 3), 15, rw},
@@ -73,11 +75,11 @@ func TestClassifyTypeChange(t *testing.T) {
 		{tn("bpchar", 5), tn("bpchar", 10), 15, rw},
 		{tn("bpchar", 5), tn("text"), 15, rw},
 		{tn("citext"), tn("text"), 15, rw},
-		{tn("timetz", 2), tn("timetz", 4), 15, rw},
+		{tn("timetz", 2), tn("timetz", 4), 15, ok},
 		{TypeName{Name: "varchar", Mods: []int32{10}, Array: true}, TypeName{Name: "varchar", Mods: []int32{20}, Array: true}, 15, rw},
 	}
 	for _, c := range cases {
-		if got := classifyTypeChange(s, c.from, c.to, c.pg); got != c.want {
+		if got := ClassifyTypeChange(s, "c", c.from, c.to, nil, c.pg).Kind; got != c.want {
 			t.Errorf("%v -> %v on PG %d: got %v, want %v", c.from, c.to, c.pg, got, c.want)
 		}
 	}
@@ -176,6 +178,48 @@ func TestRulesAFixesParse(t *testing.T) {
 			if len(f.Locks) == 0 && name != "prefer-jsonb" {
 				t.Errorf("%s:%d: %s finding names no lock", path, f.Line, name)
 			}
+		}
+	}
+}
+
+// TestTypeChangeMessages: lint says what the server does with a narrowing
+// (a rewrite that fails on the first misfit, with the query to find one),
+// with a change that has no assignment cast, and with the verdicts lint
+// and the planner used to disagree on.
+func TestTypeChangeMessages(t *testing.T) {
+	const setup = "CREATE TABLE c (id bigint PRIMARY KEY, big bigint, label text, v varchar(200), flags bit(3), tz timetz(2));\n"
+	for _, c := range []struct {
+		stmt string
+		want []string // substrings of the one finding; nil: no finding
+	}{
+		{"ALTER TABLE c ALTER COLUMN big TYPE int;", []string{"narrows bigint to int:", "fails on the first one that does not fit",
+			"SELECT big FROM c WHERE big NOT BETWEEN -2147483648 AND 2147483647 LIMIT 1", "DO $migrate_fit$"}},
+		{"ALTER TABLE c ALTER COLUMN v TYPE varchar(20);", []string{"narrows", "char_length(rtrim(v::text, ' ')) > 20", "_migrate_new_v := NEW.v;"}},
+		{"ALTER TABLE c ALTER COLUMN label TYPE varchar(20);", []string{"narrows text to varchar(20)"}},
+		{"ALTER TABLE c ALTER COLUMN flags TYPE bit(5);", []string{"rewrites", "length(flags) <> 5"}},
+		{"ALTER TABLE c ALTER COLUMN label TYPE int;", []string{"fails as written", "no automatic cast from text to int"}},
+		{"ALTER TABLE c ALTER COLUMN tz TYPE timetz(4);", nil},
+		{"ALTER TABLE c ALTER COLUMN big TYPE numeric;", []string{"is not binary-coercible"}},
+	} {
+		res := Lint([]*Source{testSource("setup.sql", []byte(setup), false), testSource("m.sql", []byte(c.stmt), false)}, Config{Only: []string{"changing-column-type"}, Options: Options{PGVersion: DefaultPGVersion}})
+		if c.want == nil {
+			if len(res.Findings) != 0 {
+				t.Errorf("%s: want no finding, got %q", c.stmt, res.Findings[0].Message)
+			}
+			continue
+		}
+		if len(res.Findings) != 1 {
+			t.Errorf("%s: want one finding, got %d", c.stmt, len(res.Findings))
+			continue
+		}
+		text := res.Findings[0].Message + "\n" + res.Findings[0].Fix
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: finding lacks %q:\n%s", c.stmt, w, text)
+			}
+		}
+		if strings.Contains(c.stmt, "big TYPE int") && strings.Contains(res.Findings[0].Fix, "::int") {
+			t.Errorf("%s: the fix copies with an explicit cast:\n%s", c.stmt, res.Findings[0].Fix)
 		}
 	}
 }

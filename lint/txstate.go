@@ -15,8 +15,7 @@ func (tx *TxState) observe(st *Statement, locks []Lock) {
 		case "lock_timeout":
 			tx.SetLockTimeout = lockTimeoutValue(vs) != "0"
 		case "timezone":
-			v := strings.ToUpper(lockTimeoutValue(vs))
-			tx.TimeZoneUTC = v == "UTC" || v == "ETC/UTC" || v == "GMT" || v == "Z"
+			tx.TimeZoneUTC = TimeZoneIsUTC(lockTimeoutValue(vs))
 		}
 		return
 	}

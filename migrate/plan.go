@@ -155,6 +155,10 @@ type Options struct {
 	// it, a table or column the files never create is unknown, and steps
 	// that depend on its facts say so (Step.Assumes).
 	Live bool
+	// TimeZone is the session TimeZone the steps will run under (the
+	// runner reads it from its connection); "" when unknown, in which case
+	// timestamp <-> timestamptz is planned as the rewrite it may be.
+	TimeZone string
 }
 
 // Rules under which the planner refuses statements; the names are the
@@ -168,6 +172,7 @@ const (
 	RuleDataChange      = "whole-table-dml"
 	RuleGeneratedColumn = "adding-stored-generated-column"
 	RuleSerialColumn    = "adding-auto-increment-column"
+	RuleTypeChange      = "changing-column-type"
 )
 
 // Build plans stmts, which run in order on a database described by schema.

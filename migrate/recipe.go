@@ -271,7 +271,7 @@ func (p *planner) simpleAction(table string, t *lint.Table, cmd *pg_query.AlterT
 	case pg_query.AlterTableType_AT_SetNotNull:
 		return p.opts.PGVersion >= 12 && t.HasValidNotNullCheck(cmd.Name)
 	case pg_query.AlterTableType_AT_AlterColumnType:
-		return p.binaryCoercible(t, cmd) != ""
+		return p.binaryCoercible(t, cmd)
 	case pg_query.AlterTableType_AT_DropColumn,
 		pg_query.AlterTableType_AT_SetTableSpace, pg_query.AlterTableType_AT_SetLogged,
 		pg_query.AlterTableType_AT_SetUnLogged, pg_query.AlterTableType_AT_SetAccessMethod,

@@ -173,7 +173,7 @@ func (p *planner) addBackfill(table, desc string, spec *BackfillSpec) *Step {
 // writes are checked, no scan) and its validation in its own transaction.
 // It returns the check's name.
 func (p *planner) notNullCheck(table, col string, ph Phase) string {
-	name := reservedName("nn", relName(table), col)
+	name := lint.NotNullCheckName(relName(table), col)
 	p.add(ph, classDDL, "check "+col+" IS NOT NULL for new writes (NOT VALID: no scan)",
 		"ALTER TABLE "+qt(table)+" ADD CONSTRAINT "+qi(name)+" CHECK ("+qi(col)+" IS NOT NULL) NOT VALID;",
 		"ALTER TABLE "+qt(table)+" DROP CONSTRAINT IF EXISTS "+qi(name)+";",
@@ -225,96 +225,171 @@ func typeSQL(t lint.TypeName) string {
 	return t.String()
 }
 
-// binaryCoercible returns why a type change needs no rewrite (locks.md
-// §1.10), or "" when it does or the old type is unknown.
-func (p *planner) binaryCoercible(t *lint.Table, cmd *pg_query.AlterTableCmd) string {
+// typeVerdict classifies a type change with lint's classifier, the one
+// place that knows what PostgreSQL does with it; known is false when the
+// model does not know the column's current type.
+func (p *planner) typeVerdict(t *lint.Table, cmd *pg_query.AlterTableCmd) (v lint.TypeChangeVerdict, known bool) {
 	cd := cmd.Def.GetColumnDef()
 	col := t.Column(cmd.Name)
 	if cd == nil || col == nil {
-		return ""
+		return v, false
 	}
-	if u := cd.RawDefault; u != nil {
-		// A USING that is a plain cast of the column to the target type
-		// changes nothing; any other expression computes new values.
-		tc := u.GetTypeCast()
-		if tc == nil || tc.Arg.GetColumnRef() == nil || lint.TypeNameOf(tc.TypeName).Name != lint.TypeNameOf(cd.TypeName).Name {
-			return ""
-		}
-	}
-	from, to := col.Type, lint.TypeNameOf(cd.TypeName)
-	if from.Array != to.Array {
-		return ""
-	}
-	widens := func() bool { // same type, modifiers dropped or not smaller
-		if len(to.Mods) == 0 {
-			return true
-		}
-		if len(from.Mods) == 0 || len(from.Mods) != len(to.Mods) {
-			return false
-		}
-		return to.Mods[0] >= from.Mods[0]
-	}
-	switch {
-	case from.Name == to.Name && from.Name == "numeric":
-		if len(to.Mods) == 0 || (len(from.Mods) == 2 && len(to.Mods) == 2 && to.Mods[0] >= from.Mods[0] && to.Mods[1] == from.Mods[1]) {
-			return "numeric precision widened"
-		}
-	case from.Name == to.Name && (from.Name == "varchar" || from.Name == "varbit" || from.Name == "interval" ||
-		from.Name == "time" || from.Name == "timetz" || from.Name == "bit"):
-		if widens() {
-			return "type widened"
-		}
-	case from.Name == to.Name && equalMods(from.Mods, to.Mods):
-		return "same type"
-	case from.Name == "varchar" && to.Name == "text",
-		from.Name == "text" && to.Name == "varchar" && len(to.Mods) == 0,
-		from.Name == "cidr" && to.Name == "inet":
-		return "binary-coercible"
-	case p.opts.PGVersion >= 12 && (from.Name == "timestamp" && to.Name == "timestamptz" || from.Name == "timestamptz" && to.Name == "timestamp"):
-		if len(to.Mods) == 0 || equalMods(from.Mods, to.Mods) {
-			return "timezone"
-		}
-	}
-	return ""
+	return lint.ClassifyTypeChange(p.schema, cmd.Name, col.Type, lint.TypeNameOf(cd.TypeName), cd.RawDefault, p.opts.PGVersion), true
 }
 
-func equalMods(a, b []int32) bool {
-	if len(a) != len(b) {
+// binaryCoercible reports whether the type change runs as written without
+// a rewrite: catalog-only, or timestamp <-> timestamptz under a session
+// TimeZone that is UTC.
+func (p *planner) binaryCoercible(t *lint.Table, cmd *pg_query.AlterTableCmd) bool {
+	v, known := p.typeVerdict(t, cmd)
+	if !known {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	switch v.Kind {
+	case lint.TypeChangeCatalogOnly:
+		return true
+	case lint.TypeChangeCatalogOnlyIfUTC:
+		return lint.TimeZoneIsUTC(p.opts.TimeZone)
 	}
-	return true
+	return false
 }
 
 // changeType plans a rewriting type change with R4: a shadow column kept
 // current by a trigger, a backfill, copies of the column's indexes, and
-// one short transaction that swaps the columns under the old name.
+// one short transaction that swaps the columns under the old name. A
+// narrowing is checked against the existing data first.
 func (p *planner) changeType(at *pg_query.AlterTableStmt, table string, t *lint.Table, cmd *pg_query.AlterTableCmd) {
 	cd := cmd.Def.GetColumnDef()
 	old := cmd.Name
+	to := lint.TypeNameOf(cd.TypeName)
+	v, known := p.typeVerdict(t, cmd)
+	if known && v.Kind == lint.TypeChangeNoAutoCast {
+		p.refuse(RuleTypeChange, "PostgreSQL has no automatic cast from "+v.From.String()+" to "+to.String()+
+			", so the statement fails as written; say how to convert with USING (e.g. USING "+qi(old)+"::"+to.String()+")",
+			alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: cmd}}), lock(table, lint.AccessExclusive))
+		return
+	}
+	// With no USING the shadow column is assigned the plain column, which
+	// PostgreSQL converts with the assignment cast, as ALTER ... TYPE does:
+	// a value that does not fit fails instead of being cut to length.
 	expr := cd.RawDefault
-	if expr == nil {
-		expr = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
-			Arg:      &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: []*pg_query.Node{pg_query.MakeStrNode(old)}}}},
-			TypeName: cd.TypeName, Location: -1}}}
+	note := ""
+	switch {
+	case !known:
+		note = " (the old type is unknown to the plan; if the change is binary-coercible the plain ALTER would be instant)"
+	case v.Kind == lint.TypeChangeCatalogOnlyIfUTC && p.opts.TimeZone == "":
+		note = " (the session TimeZone is unknown to the plan, so it assumes a rewrite; under TimeZone UTC the plain ALTER is catalog-only)"
+	case v.Kind == lint.TypeChangeCatalogOnlyIfUTC && expr == nil:
+		// Convert in the zone the plain ALTER would use, whatever the
+		// zone of the session whose write fires the trigger.
+		expr = atTimeZone(old, p.opts.TimeZone)
+		note = " (under TimeZone " + p.opts.TimeZone + " PostgreSQL rewrites, converting in that zone; so does the copy)"
+	}
+	if known && v.MayFail {
+		switch misfit := v.Misfit(qi(old)); {
+		case misfit != "":
+			p.fitCheck(table, old, to, lint.FitCheckSQL(table, primaryKey(t), old, to.String(), misfit))
+			note += " (a narrowing: checked against the existing rows first)"
+		case v.CastCheck():
+			p.fitCheck(table, old, to, lint.CastCheckSQL(table, primaryKey(t), old, cd.TypeName))
+			note += " (some values may not convert: checked against the existing rows first)"
+		default:
+			note += " (some existing values may not convert; the copy then fails and the old column stays in use)"
+		}
 	}
 	newCol := reservedName("new", old)
 	add := &pg_query.ColumnDef{Colname: newCol, TypeName: cd.TypeName, CollClause: cd.CollClause, IsLocal: true}
 	addSQL := alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: &pg_query.AlterTableCmd{
 		Subtype: pg_query.AlterTableType_AT_AddColumn, Def: &pg_query.Node{Node: &pg_query.Node_ColumnDef{ColumnDef: add}}}}})
-	note := ""
-	if t.Column(old) == nil {
-		note = " (the old type is unknown to the plan; if the change is binary-coercible the plain ALTER would be instant)"
-	}
 	p.shadowColumn(shadow{
 		table: table, t: t, old: old, newCol: newCol, final: old,
 		addSQL: addSQL, expr: expr,
-		why: "change the type of " + old + " to " + lint.TypeNameOf(cd.TypeName).String() + " without a rewrite" + note,
+		why: "change the type of " + old + " to " + to.String() + " without a rewrite" + note,
 	})
+}
+
+// atTimeZone is `col AT TIME ZONE zone`: timestamp <-> timestamptz
+// converted in zone, as the cast does in a session whose TimeZone is zone.
+func atTimeZone(col, zone string) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_FuncCall{FuncCall: &pg_query.FuncCall{
+		Funcname: []*pg_query.Node{pg_query.MakeStrNode("pg_catalog"), pg_query.MakeStrNode("timezone")},
+		Args: []*pg_query.Node{pg_query.MakeAConstStrNode(zone, -1),
+			pg_query.MakeColumnRefNode([]*pg_query.Node{pg_query.MakeStrNode(col)}, -1)},
+		Funcformat: pg_query.CoercionForm_COERCE_SQL_SYNTAX, Location: -1}}}
+}
+
+// fitCheck adds the read-only check of a narrowing: one scan that fails,
+// naming a row, when an existing value would not convert. It runs first in
+// the plan, before any change, unless an earlier step may change what it
+// reads; then it runs just before the copy.
+func (p *planner) fitCheck(table, col string, to lint.TypeName, sql string) {
+	touched := false
+	for _, s := range p.steps {
+		if p.mayChangeColumn(s, table, col) {
+			touched = true
+		}
+	}
+	s := p.add(Expand, classValidate, fitCheckDesc+col+" of "+lint.DisplayName(table)+" fits "+to.String()+
+		" (one read-only scan; it fails naming a row that does not, and nothing is changed)",
+		sql+";", "", lock(table, lint.AccessShare))
+	if touched {
+		s.Phase = Backfill
+		return
+	}
+	// Move it in front of every step but the checks already there.
+	at := 0
+	for at < len(p.steps)-1 && strings.HasPrefix(p.steps[at].Description, fitCheckDesc) {
+		at++
+	}
+	copy(p.steps[at+1:], p.steps[at:len(p.steps)-1])
+	p.steps[at] = s
+}
+
+// mayChangeColumn reports whether an earlier step may change the values
+// of table.col or the column itself: a data change on the table, or a
+// statement on it that names the column.
+func (p *planner) mayChangeColumn(s *Step, table, col string) bool {
+	for _, l := range s.Locks {
+		if lint.DisplayName(l.Relation) != lint.DisplayName(table) {
+			continue
+		}
+		if s.Backfill != nil || l.Mode == lint.RowExclusive || mentions(s.SQL, qi(col)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mentions reports whether sql has the identifier ident as a whole word
+// (case-insensitive: an unquoted name may be written in capitals).
+func mentions(sql, ident string) bool {
+	word := func(b byte) bool {
+		return b == '_' || b == '$' || b == '"' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= 0x80
+	}
+	lower, id := strings.ToLower(sql), strings.ToLower(ident)
+	for i := 0; ; {
+		j := strings.Index(lower[i:], id)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(id)
+		if (start == 0 || !word(lower[start-1])) && (end == len(lower) || !word(lower[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// fitCheckDesc starts the description of every fit check.
+const fitCheckDesc = "check that every existing value of "
+
+func primaryKey(t *lint.Table) []string {
+	for _, c := range constraintsOf(t) {
+		if c.Kind == "primary" {
+			return c.Columns
+		}
+	}
+	return nil
 }
 
 // rename plans RENAME of a column (R5) or a table (rename plus a view

@@ -744,9 +744,12 @@ func (r *Runner) undoStep(ctx context.Context, m *Migration, s *StepState) error
 	return nil
 }
 
-// validationOnly reports whether sql only validates constraints, which
-// changes no schema and needs no undo.
+// validationOnly reports whether sql only validates constraints or checks
+// data (a narrowing's fit check), which changes nothing and needs no undo.
 func validationOnly(sql string) bool {
+	if lint.IsFitCheck(sql) {
+		return true
+	}
 	for _, stmt := range strings.Split(sql, ";") {
 		stmt = strings.TrimSpace(stmt)
 		if stmt != "" && !strings.Contains(strings.ToUpper(stmt), "VALIDATE CONSTRAINT") {

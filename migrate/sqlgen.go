@@ -1,10 +1,7 @@
 package migrate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/migrate-tool/migrate/lint"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -14,11 +11,11 @@ import (
 
 // Reserved names: every temporary object the planner creates starts with
 // this prefix, so a runner (or a person) can tell them from the user's.
-const reservedPrefix = "_migrate_"
+const reservedPrefix = lint.ReservedPrefix
 
 // maxIdentLen is PostgreSQL's NAMEDATALEN - 1: longer names are silently
 // truncated by the server, which could make two generated names collide.
-const maxIdentLen = 63
+const maxIdentLen = lint.MaxIdentLen
 
 // reservedName builds "_migrate_<kind>_<parts...>" and keeps it within 63
 // bytes by replacing the tail with a hash of the whole name.
@@ -28,18 +25,7 @@ func reservedName(kind string, parts ...string) string {
 
 // fitName shortens a name over 63 bytes to a prefix plus a hash of the
 // full name, so distinct long names stay distinct.
-func fitName(name string) string {
-	if len(name) <= maxIdentLen {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	suffix := "_" + hex.EncodeToString(sum[:4])
-	cut := maxIdentLen - len(suffix)
-	for cut > 0 && !utf8.RuneStart(name[cut]) {
-		cut--
-	}
-	return name[:cut] + suffix
-}
+func fitName(name string) string { return lint.FitName(name) }
 
 // pgDefaultName mimics PostgreSQL's ChooseRelationName/ChooseConstraintName
 // ("users_email_key"), so that steps can name what the original statement

@@ -282,6 +282,12 @@ func runApply(c *cli.Context) error {
 			return failedf("apply: reading the server version: %v", err)
 		}
 	}
+	// The session TimeZone decides whether timestamp <-> timestamptz
+	// rewrites; the steps run on this pool's connections.
+	var timeZone string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('TimeZone')`).Scan(&timeZone); err != nil {
+		return failedf("apply: reading the session TimeZone: %v", err)
+	}
 	stmts, err := parseSources(c, sources, pgVersion)
 	if err != nil {
 		return err
@@ -291,7 +297,7 @@ func runApply(c *cli.Context) error {
 		if err != nil {
 			return nil, failedf("apply: reading the schema: %v", err)
 		}
-		plan, err := migrate.Build(stmts, schema, migrate.Options{PGVersion: pgVersion,
+		plan, err := migrate.Build(stmts, schema, migrate.Options{PGVersion: pgVersion, TimeZone: timeZone,
 			LockTimeout: c.Duration("lock-timeout"), AllowUnsafe: c.StringSlice("allow-unsafe"), Live: true})
 		if err != nil {
 			return nil, usageErrorf("apply: %v", err)

@@ -121,7 +121,7 @@ func runPlan(c *cli.Context) error {
 		return err
 	}
 
-	schema, live := lint.NewSchema(), false
+	schema, live, timeZone := lint.NewSchema(), false, ""
 	if dsn := c.String("dsn"); dsn != "" {
 		l, err := readLive(c, dsn)
 		if err != nil {
@@ -137,13 +137,14 @@ func runPlan(c *cli.Context) error {
 				return err
 			}
 		}
-		schema, live = l.Schema, true
+		schema, live, timeZone = l.Schema, true, l.TimeZone
 	}
 	plan, err := migrate.Build(stmts, schema, migrate.Options{
 		PGVersion:   pgVersion,
 		LockTimeout: c.Duration("lock-timeout"),
 		AllowUnsafe: c.StringSlice("allow-unsafe"),
 		Live:        live,
+		TimeZone:    timeZone,
 	})
 	if err != nil {
 		return usageErrorf("plan: %v", err)

@@ -1,4 +1,5 @@
 CREATE TABLE "Users" ("Id" int PRIMARY KEY, "Email" varchar(100), "Age" int CHECK ("Age" >= 0), "Seen" timestamp, "Code" varchar(20));
+CREATE TABLE clock (id bigint PRIMARY KEY, tz timetz(2), ts timestamp(3), flags bit(3), big bigint, label text, code text);
 CREATE SCHEMA billing;
 CREATE TABLE billing.invoices (id bigint PRIMARY KEY, user_id int REFERENCES "Users" ("Id"), amount numeric(10,2), note text, net cidr, span interval(3), status text);
 -- migrate:test-split
@@ -56,3 +57,28 @@ CREATE TABLE sessions (id int, token varchar(10));
 
 -- want: none
 ALTER TABLE sessions ALTER COLUMN id TYPE bigint, ALTER COLUMN token TYPE varchar(5);
+
+-- timetz has a support function: more precision is catalog-only (verified).
+-- want: none
+ALTER TABLE clock ALTER COLUMN tz TYPE timetz(4);
+
+-- timestamp(3) -> timestamp keeps every value: catalog-only (verified).
+-- want: none
+ALTER TABLE clock ALTER COLUMN ts TYPE timestamp;
+
+-- bit(n) has no support function: any length change rewrites, and every
+-- existing value of the old length makes it fail.
+-- want: changing-column-type
+ALTER TABLE clock ALTER COLUMN flags TYPE bit(5);
+
+-- Narrowing: rewrites, and fails on the first value out of range.
+-- want: changing-column-type
+ALTER TABLE clock ALTER COLUMN big TYPE int;
+
+-- No assignment cast from text to integer: fails as written.
+-- want: changing-column-type
+ALTER TABLE clock ALTER COLUMN label TYPE int;
+
+-- With an explicit cast it converts (and may fail on values that do not parse).
+-- want: changing-column-type
+ALTER TABLE clock ALTER COLUMN code TYPE int USING code::int;
