@@ -310,6 +310,16 @@ func (p *planner) changeType(at *pg_query.AlterTableStmt, table string, t *lint.
 	if t.Column(old) == nil {
 		note = " (the old type is unknown to the plan; if the change is binary-coercible the plain ALTER would be instant)"
 	}
+	one := alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: cmd}})
+	if blockers := p.swapBlockers(table, t, old, true); len(blockers) > 0 {
+		p.refuseSwap(RuleChangingType, table, old, one, blockers)
+		return
+	}
+	if c := t.Column(old); c != nil && c.Identity && !integerType(lint.TypeNameOf(cd.TypeName).Name) {
+		p.refuse(RuleChangingType, "an identity column must be smallint, integer or bigint: the statement as written fails too; "+
+			"drop the identity first (ALTER COLUMN "+qi(old)+" DROP IDENTITY) in its own migration", one, lock(table, lint.AccessExclusive))
+		return
+	}
 	p.shadowColumn(shadow{
 		table: table, t: t, old: old, newCol: newCol, final: old,
 		addSQL: addSQL, expr: expr,
@@ -352,6 +362,10 @@ func (p *planner) rename(rs *pg_query.RenameStmt) {
 // old one in both directions, so old and new application code can run
 // side by side; the old column goes in a breaking contract step.
 func (p *planner) renameColumn(table string, t *lint.Table, old, newName string) {
+	if blockers := p.swapBlockers(table, t, old, false); len(blockers) > 0 {
+		p.refuseSwap(RuleRenamingColumn, table, old, p.text(), blockers)
+		return
+	}
 	var addSQL string
 	if c := t.Column(old); c != nil {
 		addSQL = "ALTER TABLE " + qt(table) + " ADD COLUMN " + qi(newName) + " " + typeSQL(c.Type) + ";"
@@ -477,40 +491,98 @@ func (p *planner) shadowColumn(sh shadow) {
 	}
 
 	final := nc
+	if sh.final != "" {
+		final = sh.final
+	}
+	// Constraints naive ALTER ... TYPE re-creates from their definitions
+	// (checks and foreign keys on the column, foreign keys pointing at it)
+	// are carried only when the column keeps its name: renameColumn
+	// refuses them.
+	var carried []carriedConstraint
+	if sh.final != "" {
+		carried = p.carriedConstraints(table, sh.t, old)
+	}
+	identity := false
+	if c := sh.t.Column(old); c != nil && c.Identity {
+		identity = true
+	}
+	locks := []lint.Lock{ael}
+	for _, cc := range carried {
+		kept = append(kept, cc.name)
+		// DROP CONSTRAINT of a foreign key locks both its tables.
+		locks = append(locks, lock(cc.table, lint.AccessExclusive))
+		if cc.refTable != "" {
+			locks = append(locks, lock(cc.refTable, lint.AccessExclusive))
+		}
+	}
+	capture := len(carried) > 0 || identity
+
 	var swap []string
-	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0),
+	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0, identity),
 		"DROP TRIGGER "+qi(trig)+" ON "+tq+";",
-		"DROP FUNCTION "+fn+"();",
-		"ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
+		"DROP FUNCTION "+fn+"();")
+	if capture {
+		swap = append(swap, swapCaptureSQL(table, old, final, carried, identity))
+	}
+	swap = append(swap, "ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
 	if sh.final != "" {
 		swap = append(swap, "ALTER TABLE "+tq+" RENAME COLUMN "+qi(nc)+" TO "+qi(sh.final)+";")
-		final = sh.final
 	}
 	for _, c := range nnCols {
 		swap = append(swap, "ALTER TABLE "+tq+" ALTER COLUMN "+qi(renamed(c, nc, final))+" SET NOT NULL;")
 	}
 	swap = append(swap, swapTail...)
+	if capture {
+		swap = append(swap, swapRestoreSQL())
+	}
 	for _, ch := range nnChecks {
 		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
 	}
-	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", ael)
+	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", locks...)
+	takes := "default and indexes"
+	if identity {
+		takes = "identity (same sequence, options and value), " + takes
+	}
+	if len(carried) > 0 {
+		names := make([]string, len(carried))
+		for i, cc := range carried {
+			names[i] = cc.name
+		}
+		takes += "; re-create " + strings.Join(names, ", ") + " NOT VALID (validated next)"
+	}
 	if sh.final != "" {
 		s.Description = "swap in one short transaction: drop the trigger and the old " + old + ", give " + nc +
-			" its name, default and indexes (same name, so running code keeps working; the column moves to the end)"
+			" its name, " + takes + " (same name, so running code keeps working; the column moves to the end)"
 	} else {
 		s.Breaking = true
 		s.Description = "drop the old column " + old + " and the sync trigger once no running code uses " + old +
-			"; " + nc + " takes over its default and indexes"
+			"; " + nc + " takes over its " + takes
+	}
+	for _, cc := range carried {
+		if !cc.valid {
+			continue // naive keeps a NOT VALID constraint NOT VALID
+		}
+		var extra []lint.Lock
+		if cc.refTable != "" {
+			extra = append(extra, lock(cc.refTable, lint.RowShare))
+		}
+		p.validate(cc.table, cc.name, Contract, extra...)
 	}
 }
 
+func integerType(name string) bool { return name == "int2" || name == "int4" || name == "int8" }
+
 // swapGuard is a DO block run first in the swap transaction: it copies the
-// old column's default to the new one, and aborts the swap (changing
-// nothing) when the old column has indexes, constraints or properties the
-// plan did not copy, since DROP COLUMN would silently drop them.
-func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied bool) string {
+// old column's default to the new one and moves the ownership of the
+// sequences the old column owns (serial) to it, and aborts the swap
+// (changing nothing) when the old column has indexes, constraints,
+// dependent objects or properties the plan did not carry, since DROP
+// COLUMN would silently drop them or fail. The planner refuses what it
+// knows of before any step runs; this is the last defence against what
+// changed since.
+func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied, identityCarried bool) string {
 	reg := regclass(sh.table)
-	attnum := "(SELECT attnum FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND NOT attisdropped)"
+	oldLit := quoteLiteral(sh.old)
 	keptList := "''"
 	if len(kept) > 0 {
 		q := make([]string, len(kept))
@@ -519,26 +591,46 @@ func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied bool) string
 		}
 		keptList = strings.Join(q, ", ")
 	}
-	nn := ""
+	var props string
 	if !notNullCopied {
-		nn = "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND attnotnull) THEN\n" +
-			"    RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', " + quoteLiteral(sh.old) + ";\n" +
+		props += "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attnum = att AND attnotnull) THEN\n" +
+			"    RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', " + oldLit + ";\n" +
 			"  END IF;\n"
 	}
-	return "DO $migrate$\nDECLARE\n  missing text;\n  def text;\nBEGIN\n" +
+	if !identityCarried {
+		props += "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attnum = att AND attidentity <> '') THEN\n" +
+			"    RAISE EXCEPTION 'migrate: % is an identity column but the plan did not carry the identity over; re-plan against the database', " + oldLit + ";\n" +
+			"  END IF;\n"
+	}
+	return "DO $migrate$\nDECLARE\n  att int2;\n  missing text;\n  def text;\n  seq regclass;\nBEGIN\n" +
+		"  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + oldLit + " AND NOT attisdropped;\n" +
 		"  SELECT string_agg(name, ', ') INTO missing FROM (\n" +
 		"    SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid\n" +
-		"    WHERE i.indrelid = " + reg + " AND " + attnum + " = ANY (i.indkey::int2[])\n" +
-		"    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = " + reg + " AND contype <> 'n' AND " + attnum + " = ANY (conkey)\n" +
+		"    WHERE i.indrelid = " + reg + " AND att = ANY (i.indkey::int2[])\n" +
+		"    UNION SELECT c.relname::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid\n" +
+		"    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att AND c.relkind IN ('i', 'I')\n" +
+		"    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = " + reg + " AND contype <> 'n' AND att = ANY (conkey)\n" +
+		"    UNION SELECT conname::text FROM pg_constraint WHERE confrelid = " + reg + " AND contype = 'f' AND att = ANY (confkey)\n" +
+		"    UNION SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d\n" +
+		"    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att\n" +
+		"      AND d.classid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass)\n" +
+		"      AND NOT (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = " + reg + " AND adnum = att))\n" +
+		"      AND NOT (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgisinternal))\n" +
 		"  ) s WHERE name NOT IN (" + keptList + ");\n" +
 		"  IF missing IS NOT NULL THEN\n" +
-		"    RAISE EXCEPTION 'migrate: dropping % would also drop %, which the plan did not copy; re-plan with the migration that created them', " + quoteLiteral(sh.old) + ", missing;\n" +
-		"  END IF;\n" + nn +
-		"  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum\n" +
-		"  WHERE d.adrelid = " + reg + " AND a.attname = " + quoteLiteral(sh.old) + ";\n" +
+		"    RAISE EXCEPTION 'migrate: dropping % would also drop or be blocked by %, which the plan did not carry; re-plan against the database', " + oldLit + ", missing;\n" +
+		"  END IF;\n" + props +
+		"  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d WHERE d.adrelid = " + reg + " AND d.adnum = att;\n" +
 		"  IF def IS NOT NULL THEN\n" +
 		"    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', " + reg + ", " + quoteLiteral(sh.newCol) + ", def);\n" +
 		"  END IF;\n" +
+		"  -- A sequence the old column owns (serial) would go with it, and the\n" +
+		"  -- default copied above depends on it.\n" +
+		"  FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class c ON c.oid = d.objid\n" +
+		"    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att AND d.deptype = 'a' AND c.relkind = 'S'\n" +
+		"  LOOP\n" +
+		"    EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, " + reg + ", " + quoteLiteral(sh.newCol) + ");\n" +
+		"  END LOOP;\n" +
 		"END\n$migrate$;"
 }
 

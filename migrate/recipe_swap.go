@@ -1,0 +1,184 @@
+package migrate
+
+// What the column swap of R4/R5 carries across besides the column's
+// indexes and unique constraints: the constraints naive ALTER ... TYPE
+// re-creates (checks and foreign keys on the column, other tables' foreign
+// keys pointing at it), the identity and its sequence, and sequence
+// ownership. What it cannot carry is refused at plan time.
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/migrate-tool/migrate/lint"
+)
+
+// Rules the swap's refusals name: --allow-unsafe with them runs the
+// statement as written, with its rewrite.
+const (
+	RuleChangingType   = "changing-column-type"
+	RuleRenamingColumn = "renaming-column"
+)
+
+// swapVar is the transaction-local setting that hands the statements
+// re-creating the carried objects from the capture block (before the old
+// column is dropped) to the restore block (after the new one has its
+// name, NOT NULL and key).
+const swapVar = "migrate.swap_restore"
+
+// carriedConstraint is a constraint the swap drops and re-adds NOT VALID
+// under its own name, validated in a following step.
+type carriedConstraint struct {
+	table    string // the constraint's table
+	name     string
+	refTable string // FOREIGN KEY target, locked by the validation
+	valid    bool   // validated before the migration: validate it again
+}
+
+// carriedConstraints lists the check and foreign key constraints on col
+// of table and the foreign keys of any table (table itself included)
+// that reference col, in a stable order.
+func (p *planner) carriedConstraints(table string, t *lint.Table, col string) []carriedConstraint {
+	var out []carriedConstraint
+	seen := map[string]bool{}
+	addCon := func(owner string, c *lint.Constraint) {
+		if k := owner + "\x00" + c.Name; !seen[k] {
+			seen[k] = true
+			out = append(out, carriedConstraint{table: owner, name: c.Name, refTable: c.RefTable, valid: c.Valid})
+		}
+	}
+	for _, c := range constraintsOf(t) {
+		if (c.Kind == "check" || c.Kind == "foreign") && contains(c.Columns, col) {
+			addCon(table, c)
+		}
+	}
+	for _, name := range p.tableNames() {
+		for _, c := range p.schema.Tables[name].Constraints {
+			if c.Kind == "foreign" && c.RefTable == table && contains(p.referencedColumns(t, c), col) {
+				addCon(name, c)
+			}
+		}
+	}
+	return out
+}
+
+// referencedColumns are the columns a foreign key points at: its own
+// list, or the referenced table's primary key.
+func (p *planner) referencedColumns(ref *lint.Table, fk *lint.Constraint) []string {
+	if len(fk.RefColumns) > 0 {
+		return fk.RefColumns
+	}
+	for _, c := range constraintsOf(ref) {
+		if c.Kind == "primary" {
+			return c.Columns
+		}
+	}
+	return nil
+}
+
+func (p *planner) tableNames() []string {
+	names := make([]string, 0, len(p.schema.Tables))
+	for name := range p.schema.Tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// swapBlockers names what depends on col and the swap cannot carry;
+// byDefinition says constraints re-created from their definitions are
+// carried (true when the column keeps its name).
+func (p *planner) swapBlockers(table string, t *lint.Table, col string, byDefinition bool) []string {
+	c := t.Column(col)
+	if c == nil {
+		return nil
+	}
+	var out []string
+	if c.Generated {
+		out = append(out, "the column is generated (the copy would be a plain column)")
+	}
+	out = append(out, c.Dependents...)
+	for _, con := range constraintsOf(t) {
+		if con.Kind == "exclude" && contains(con.Columns, col) {
+			out = append(out, "exclusion constraint "+con.Name+" on "+lint.DisplayName(table))
+		}
+	}
+	if !byDefinition {
+		for _, cc := range p.carriedConstraints(table, t, col) {
+			out = append(out, "constraint "+cc.name+" on "+lint.DisplayName(cc.table))
+		}
+	}
+	return out
+}
+
+// refuseSwap reports that the column swap cannot carry blockers; the
+// statement runs as written only with --allow-unsafe rule.
+func (p *planner) refuseSwap(rule, table, col, sql string, blockers []string) {
+	p.refuse(rule, "the online column swap would drop or be blocked by what depends on "+lint.DisplayName(table)+"."+col+": "+
+		strings.Join(blockers, "; ")+". Nothing was changed. Manual path: drop these objects, run the statement as written "+
+		"(it rewrites or locks "+lint.DisplayName(table)+" under ACCESS EXCLUSIVE; --allow-unsafe "+rule+") and re-create them, "+
+		"in a maintenance window", sql, lock(table, lint.AccessExclusive))
+}
+
+// swapCaptureSQL is run in the swap transaction once the table is locked
+// (after DROP TRIGGER) and before the old column is dropped: it reads the
+// definitions of the carried constraints and drops them, reads the old
+// column's identity (kind, sequence name and options, current value,
+// grants), and leaves the statements that re-create them in swapVar for
+// swapRestoreSQL. Reading the sequence's value only under the table's
+// ACCESS EXCLUSIVE lock means no insert can take a value in between.
+// final is the name the new column has when the restore runs.
+func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity bool) string {
+	reg := regclass(table)
+	var b strings.Builder
+	b.WriteString("DO $migrate$\nDECLARE\n  later text := '';\n  r record;\n  seq regclass;\n  lv bigint;\n  called boolean;\nBEGIN\n")
+	if len(cons) > 0 {
+		conds := make([]string, len(cons))
+		for i, c := range cons {
+			conds[i] = "(con.conrelid = " + regclass(c.table) + " AND con.conname = " + quoteLiteral(c.name) + ")"
+		}
+		b.WriteString("  FOR r IN SELECT con.conrelid::regclass AS rel, con.conname, pg_get_constraintdef(con.oid) AS def FROM pg_constraint con\n" +
+			"    WHERE " + strings.Join(conds, "\n       OR ") + "\n    ORDER BY con.conname\n  LOOP\n" +
+			"    later := later || format(E'ALTER TABLE %s ADD CONSTRAINT %I %s%s;\\n', r.rel, r.conname, r.def,\n" +
+			"      CASE WHEN r.def LIKE '% NOT VALID' THEN '' ELSE ' NOT VALID' END);\n" +
+			"    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.rel, r.conname);\n  END LOOP;\n")
+	}
+	if identity {
+		// ALTER ... TYPE keeps the sequence and changes its type; a bound
+		// that was the old type's default becomes the new type's (the
+		// rule of ALTER SEQUENCE ... AS): NO MINVALUE / NO MAXVALUE.
+		typeMax := "CASE s.seqtypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END"
+		typeMin := "CASE s.seqtypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END"
+		b.WriteString("  SELECT d.objid::regclass INTO seq FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid\n" +
+			"  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'\n" +
+			"    AND d.refobjid = " + reg + " AND a.attname = " + quoteLiteral(old) + ";\n" +
+			"  IF seq IS NOT NULL THEN\n" +
+			"    EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO lv, called;\n" +
+			"    SELECT later || format(E'ALTER TABLE %s ALTER COLUMN %I ADD GENERATED %s AS IDENTITY (SEQUENCE NAME %s START WITH %s INCREMENT BY %s %s %s CACHE %s %s);\\nSELECT setval(%L, %s, %L);\\n',\n" +
+			"        " + reg + ", " + quoteLiteral(final) + ", CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END,\n" +
+			"        quote_ident(sn.nspname) || '.' || quote_ident(sc.relname), s.seqstart, s.seqincrement,\n" +
+			"        CASE WHEN s.seqincrement > 0 AND s.seqmax = " + typeMax + " THEN 'NO MAXVALUE' ELSE 'MAXVALUE ' || s.seqmax END,\n" +
+			"        CASE WHEN s.seqincrement < 0 AND s.seqmin = " + typeMin + " THEN 'NO MINVALUE' ELSE 'MINVALUE ' || s.seqmin END,\n" +
+			"        s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END,\n" +
+			"        quote_ident(sn.nspname) || '.' || quote_ident(sc.relname), lv, called)\n" +
+			"      || coalesce(string_agg(format(E'GRANT %s ON SEQUENCE %s TO %s%s;\\n', x.privilege_type,\n" +
+			"           quote_ident(sn.nspname) || '.' || quote_ident(sc.relname),\n" +
+			"           CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,\n" +
+			"           CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '') FILTER (WHERE x.grantee IS NOT NULL), '')\n" +
+			"      INTO later\n" +
+			"    FROM pg_sequence s JOIN pg_class sc ON sc.oid = s.seqrelid JOIN pg_namespace sn ON sn.oid = sc.relnamespace\n" +
+			"    JOIN pg_attribute a ON a.attrelid = " + reg + " AND a.attname = " + quoteLiteral(old) + "\n" +
+			"    LEFT JOIN LATERAL aclexplode(sc.relacl) x ON x.grantee <> sc.relowner\n" +
+			"    WHERE s.seqrelid = seq\n" +
+			"    GROUP BY a.attidentity, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqtypid, s.seqcache, s.seqcycle;\n" +
+			"  END IF;\n")
+	}
+	b.WriteString("  PERFORM set_config(" + quoteLiteral(swapVar) + ", later, true);\nEND\n$migrate$;")
+	return b.String()
+}
+
+// swapRestoreSQL runs what swapCaptureSQL left in swapVar.
+func swapRestoreSQL() string {
+	return "DO $migrate$\nBEGIN\n  IF current_setting(" + quoteLiteral(swapVar) + ", true) <> '' THEN\n" +
+		"    EXECUTE current_setting(" + quoteLiteral(swapVar) + ");\n  END IF;\nEND\n$migrate$;"
+}
