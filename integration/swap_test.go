@@ -50,13 +50,23 @@ CREATE TABLE dep_trigger (id int PRIMARY KEY, v int);
 CREATE FUNCTION dep_touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
 CREATE TRIGGER dep_trigger_touch BEFORE UPDATE OF v ON dep_trigger FOR EACH ROW EXECUTE FUNCTION dep_touch();
 CREATE TABLE dep_generated (id int PRIMARY KEY, v int, doubled int GENERATED ALWAYS AS (v * 2) STORED);
-CREATE TABLE dep_expr_index (id int PRIMARY KEY, v int);
-CREATE INDEX dep_expr_index_v ON dep_expr_index ((v + 1));
+CREATE TABLE dep_matview (id int PRIMARY KEY, v int);
+CREATE MATERIALIZED VIEW dep_matview_m AS SELECT sum(v) FROM dep_matview;
+CREATE TABLE dep_pub (id int PRIMARY KEY, v int);
+CREATE PUBLICATION dep_pub_cols FOR TABLE dep_pub (id, v);
+
+CREATE TABLE idx (id int PRIMARY KEY, v int, note text, CONSTRAINT idx_v_key UNIQUE (v) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX idx_cover ON idx (v) INCLUDE (note);
+CREATE INDEX idx_part ON idx (id) WHERE v > 10;
+CREATE INDEX idx_expr ON idx ((v + 1));
+CREATE INDEX idx_desc ON idx (v DESC NULLS LAST) WITH (fillfactor = 70);
+CREATE INDEX idx_hash ON idx USING hash (v);
+CREATE INDEX idx_other ON idx (lower(note));
+INSERT INTO idx SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
 INSERT INTO dep_view SELECT g, g FROM generate_series(1, 100) g;
 INSERT INTO dep_policy SELECT g, g FROM generate_series(1, 100) g;
 INSERT INTO dep_trigger SELECT g, g FROM generate_series(1, 100) g;
 INSERT INTO dep_generated SELECT g, g FROM generate_series(1, 100) g;
-INSERT INTO dep_expr_index SELECT g, g FROM generate_series(1, 100) g;
 `
 
 type swapCase struct {
@@ -97,8 +107,11 @@ var swapCases = []swapCase{
 		tables: []string{"dep_trigger"}, refused: []string{"trigger dep_trigger_touch on table dep_trigger"}},
 	{name: "generated_column", sql: `ALTER TABLE dep_generated ALTER COLUMN v TYPE bigint;`,
 		tables: []string{"dep_generated"}, refused: []string{"generated column doubled of public.dep_generated"}},
-	{name: "expression_index", sql: `ALTER TABLE dep_expr_index ALTER COLUMN v TYPE bigint;`,
-		tables: []string{"dep_expr_index"}, refused: []string{"index dep_expr_index_v"}},
+	{name: "indexes_of_every_kind", sql: `ALTER TABLE idx ALTER COLUMN v TYPE bigint;`, tables: []string{"idx"}},
+	{name: "materialized_view", sql: `ALTER TABLE dep_matview ALTER COLUMN v TYPE bigint;`,
+		tables: []string{"dep_matview"}, refused: []string{"materialized view public.dep_matview_m"}},
+	{name: "publication_columns", sql: `ALTER TABLE dep_pub ALTER COLUMN v TYPE bigint;`,
+		tables: []string{"dep_pub"}, refused: []string{"publication of table dep_pub in publication dep_pub_cols"}},
 }
 
 func newSwapEnv(t *testing.T) *env {

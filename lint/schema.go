@@ -86,7 +86,10 @@ type Constraint struct {
 	// RefColumns are the FOREIGN KEY's referenced columns; empty when the
 	// files do not say (REFERENCES t without a column list: t's key).
 	RefColumns []string
-	Valid      bool // false for NOT VALID until VALIDATE
+	// Def and IndexDef are pg_get_constraintdef and, for a constraint
+	// with an index, pg_get_indexdef of it, when read from a database.
+	Def, IndexDef string
+	Valid         bool // false for NOT VALID until VALIDATE
 	// Tx is the transaction (within the current source) that added or
 	// validated the constraint; 0 when it came from an earlier source.
 	Tx     int
@@ -101,6 +104,10 @@ type Index struct {
 	Unique  bool
 	// Only is true for CREATE INDEX ON ONLY a partitioned parent.
 	Only bool
+	// Def is pg_get_indexdef when the model was read from a database: what
+	// a copy of the index needs beyond its columns (method, operator
+	// classes, order, INCLUDE, expressions, predicate, storage).
+	Def string
 }
 
 // Type is an enum or a domain.

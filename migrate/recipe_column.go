@@ -463,10 +463,13 @@ func (p *planner) shadowColumn(sh shadow) {
 	var kept []string // names of the old column's indexes/constraints the swap recreates
 	var swapTail []string
 	for _, ix := range p.indexesWith(table, old) {
-		cols := replaceCol(ix.Columns, old, nc)
 		copyName := reservedName("dup", relName(ix.Name))
+		build := indexCopySQL(ix.Def, old, nc, copyName)
+		if build == "" {
+			build = "CREATE " + uniqueSQL(ix.Unique) + "INDEX CONCURRENTLY " + qi(copyName) + " ON " + tq + " (" + identList(replaceCol(ix.Columns, old, nc)) + ");"
+		}
 		p.add(Contract, classConcurrent, "build a copy of index "+relName(ix.Name)+" on "+nc,
-			"CREATE "+uniqueSQL(ix.Unique)+"INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			build,
 			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
 			lock(table, lint.ShareUpdateExclusive))
 		kept = append(kept, relName(ix.Name))
@@ -476,10 +479,13 @@ func (p *planner) shadowColumn(sh shadow) {
 		if (con.Kind != "unique" && con.Kind != "primary") || !contains(con.Columns, old) {
 			continue
 		}
-		cols := replaceCol(con.Columns, old, nc)
 		copyName := reservedName("dup", con.Name)
+		build := indexCopySQL(con.IndexDef, old, nc, copyName)
+		if build == "" {
+			build = "CREATE UNIQUE INDEX CONCURRENTLY " + qi(copyName) + " ON " + tq + " (" + identList(replaceCol(con.Columns, old, nc)) + ");"
+		}
 		p.add(Contract, classConcurrent, "build a unique index for a copy of "+con.Name+" on "+nc,
-			"CREATE UNIQUE INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			build,
 			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
 			lock(table, lint.ShareUpdateExclusive))
 		kind := "UNIQUE"
@@ -487,7 +493,7 @@ func (p *planner) shadowColumn(sh shadow) {
 			kind = "PRIMARY KEY"
 		}
 		kept = append(kept, con.Name)
-		swapTail = append(swapTail, "ALTER TABLE "+tq+" ADD CONSTRAINT "+qi(con.Name)+" "+kind+" USING INDEX "+qi(copyName)+";")
+		swapTail = append(swapTail, "ALTER TABLE "+tq+" ADD CONSTRAINT "+qi(con.Name)+" "+kind+" USING INDEX "+qi(copyName)+deferrableSQL(con.Def)+";")
 	}
 
 	final := nc
@@ -634,11 +640,13 @@ func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied, identityCar
 		"END\n$migrate$;"
 }
 
-// indexesWith lists the model's plain indexes on table that use col.
+// indexesWith lists the model's indexes on table that use col: plain
+// ones, and any whose definition from the database mentions it.
 func (p *planner) indexesWith(table, col string) []*lint.Index {
 	var out []*lint.Index
 	for _, ix := range p.schema.IndexesOn(table) {
-		if contains(ix.Columns, col) && !contains(ix.Columns, "") && !ix.Only {
+		plain := contains(ix.Columns, col) && !contains(ix.Columns, "")
+		if (plain || indexUses(ix.Def, col)) && !ix.Only {
 			out = append(out, ix)
 		}
 	}

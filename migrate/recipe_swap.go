@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/migrate-tool/migrate/lint"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 )
 
 // Rules the swap's refusals name: --allow-unsafe with them runs the
@@ -181,4 +183,79 @@ func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity
 func swapRestoreSQL() string {
 	return "DO $migrate$\nBEGIN\n  IF current_setting(" + quoteLiteral(swapVar) + ", true) <> '' THEN\n" +
 		"    EXECUTE current_setting(" + quoteLiteral(swapVar) + ");\n  END IF;\nEND\n$migrate$;"
+}
+
+// parseIndexDef parses pg_get_indexdef output, or returns nil.
+func parseIndexDef(def string) *pg_query.IndexStmt {
+	if def == "" {
+		return nil
+	}
+	res, err := pg_query.Parse(def)
+	if err != nil || len(res.Stmts) != 1 {
+		return nil
+	}
+	return res.Stmts[0].Stmt.GetIndexStmt()
+}
+
+// indexUses reports whether the index defined by def reads col, as a
+// key, an INCLUDE column, in an expression or in its predicate.
+func indexUses(def, col string) bool {
+	ix := parseIndexDef(def)
+	if ix == nil {
+		return false
+	}
+	used := false
+	walk(ix, func(m proto.Message) {
+		switch n := m.(type) {
+		case *pg_query.IndexElem:
+			used = used || n.Name == col
+		case *pg_query.ColumnRef:
+			used = used || (len(n.Fields) == 1 && lint.StringValue(n.Fields[0]) == col)
+		}
+	})
+	return used
+}
+
+// indexCopySQL builds, from an index's definition, a CONCURRENTLY copy
+// named copyName that reads column nc where the index reads old: same
+// method, operator classes, order, INCLUDE list, expressions, predicate
+// and storage, so that once renamed it is the index naive ALTER ... TYPE
+// rebuilds. It returns "" when def is empty or does not parse.
+func indexCopySQL(def, old, nc, copyName string) string {
+	ix := parseIndexDef(def)
+	if ix == nil {
+		return ""
+	}
+	ix.Idxname = copyName
+	ix.Concurrent = true
+	ix.IfNotExists = false
+	walk(ix, func(m proto.Message) {
+		switch n := m.(type) {
+		case *pg_query.IndexElem:
+			if n.Name == old {
+				n.Name = nc
+			}
+		case *pg_query.ColumnRef:
+			if len(n.Fields) == 1 && lint.StringValue(n.Fields[0]) == old {
+				n.Fields[0] = pg_query.MakeStrNode(nc)
+			}
+		}
+	})
+	sql := deparse(&pg_query.Node{Node: &pg_query.Node_IndexStmt{IndexStmt: ix}})
+	if sql == "" {
+		return ""
+	}
+	return strings.TrimSuffix(sql, ";") + ";"
+}
+
+// deferrableSQL is the DEFERRABLE clause of a constraint definition, for
+// re-attaching a unique or primary key constraint USING INDEX.
+func deferrableSQL(def string) string {
+	switch {
+	case strings.HasSuffix(def, " DEFERRABLE INITIALLY DEFERRED"):
+		return " DEFERRABLE INITIALLY DEFERRED"
+	case strings.HasSuffix(def, " DEFERRABLE"):
+		return " DEFERRABLE"
+	}
+	return ""
 }

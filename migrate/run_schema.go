@@ -101,7 +101,7 @@ ORDER BY a.attrelid, a.attnum`, stateSchema)
     coalesce((SELECT fn.nspname || '.' || f.relname FROM pg_class f JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE f.oid = con.confrelid), ''),
     coalesce((SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{}'),
-    pg_get_constraintdef(con.oid)
+    pg_get_constraintdef(con.oid), CASE WHEN con.conindid <> 0 AND con.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(con.conindid) ELSE '' END
 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conrelid, con.conname`, stateSchema)
 	if err != nil {
@@ -111,11 +111,12 @@ WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conre
 		var oid uint32
 		var kind, def string
 		con := &lint.Constraint{}
-		if err := rows.Scan(&oid, &con.Name, &kind, &con.Valid, &con.Columns, &con.RefTable, &con.RefColumns, &def); err != nil {
+		if err := rows.Scan(&oid, &con.Name, &kind, &con.Valid, &con.Columns, &con.RefTable, &con.RefColumns, &def, &con.IndexDef); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		con.Kind = map[string]string{"c": "check", "f": "foreign", "u": "unique", "p": "primary", "x": "exclude"}[kind]
+		con.Def = def
 		if con.Kind == "check" {
 			con.NotNullOf = notNullCheckOf(def)
 		}
@@ -134,7 +135,7 @@ WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conre
 	rows, err = q.Query(ctx, `SELECT n.nspname || '.' || ic.relname, n.nspname || '.' || c.relname, i.indisunique,
     (SELECT array_agg(coalesce(a.attname, '') ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0),
-    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL
+    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, pg_get_indexdef(i.indexrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
@@ -145,7 +146,7 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexre
 	for rows.Next() {
 		ix := &lint.Index{}
 		var special bool
-		if err := rows.Scan(&ix.Name, &ix.Table, &ix.Unique, &ix.Columns, &special); err != nil {
+		if err := rows.Scan(&ix.Name, &ix.Table, &ix.Unique, &ix.Columns, &special, &ix.Def); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -187,9 +188,10 @@ WHERE t.typtype IN ('e', 'd') AND `+userNS, stateSchema)
 
 // columnDependentsSQL lists, per table column, what depends on it in
 // pg_depend apart from what the column swap carries itself: the table's
-// plain indexes and its constraints (copied or re-created by the plan,
-// and checked by name in the swap guard), sequences it owns (their
-// ownership or identity moves to the new column) and its own default.
+// indexes and its constraints (copied or re-created by the plan from
+// their definitions, and checked by name in the swap guard), sequences
+// it owns (their ownership or identity moves to the new column) and its
+// own default.
 // Views and materialized views are named as such rather than by their
 // _RETURN rule.
 const columnDependentsSQL = `SELECT d.refobjid, a.attname,
@@ -207,13 +209,11 @@ LEFT JOIN pg_class ev ON ev.oid = rw.ev_class LEFT JOIN pg_namespace evn ON evn.
 LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
 LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
 LEFT JOIN pg_class oc ON d.classid = 'pg_class'::regclass AND oc.oid = d.objid
-LEFT JOIN pg_index ix ON ix.indexrelid = oc.oid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND c.relkind IN ('r', 'p')
   AND d.classid <> 'pg_constraint'::regclass
   AND NOT (d.classid = 'pg_attrdef'::regclass AND ad.adrelid = d.refobjid AND ad.adnum = d.refobjsubid)
   AND NOT coalesce(tg.tgisinternal, false)
-  AND NOT (d.classid = 'pg_class'::regclass AND (oc.relkind = 'S'
-           OR (oc.relkind IN ('i', 'I') AND ix.indexprs IS NULL AND ix.indpred IS NULL)))
+  AND NOT (d.classid = 'pg_class'::regclass AND oc.relkind IN ('S', 'i', 'I'))
   AND ` + userNSColumns + `
 ORDER BY 1, 2, 3`
 
