@@ -63,6 +63,15 @@ CREATE INDEX idx_desc ON idx (v DESC NULLS LAST) WITH (fillfactor = 70);
 CREATE INDEX idx_hash ON idx USING hash (v);
 CREATE INDEX idx_other ON idx (lower(note));
 INSERT INTO idx SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
+
+CREATE ROLE swap_reader;
+CREATE TABLE props (id int PRIMARY KEY, v int NOT NULL, note text);
+CREATE UNIQUE INDEX props_v_uq ON props (v);
+ALTER TABLE props REPLICA IDENTITY USING INDEX props_v_uq;
+COMMENT ON COLUMN props.v IS 'the v';
+GRANT SELECT (v), UPDATE (v) ON props TO swap_reader;
+ALTER TABLE props ALTER COLUMN v SET STATISTICS 500;
+INSERT INTO props SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
 INSERT INTO dep_view SELECT g, g FROM generate_series(1, 100) g;
 INSERT INTO dep_policy SELECT g, g FROM generate_series(1, 100) g;
 INSERT INTO dep_trigger SELECT g, g FROM generate_series(1, 100) g;
@@ -107,6 +116,7 @@ var swapCases = []swapCase{
 		tables: []string{"dep_trigger"}, refused: []string{"trigger dep_trigger_touch on table dep_trigger"}},
 	{name: "generated_column", sql: `ALTER TABLE dep_generated ALTER COLUMN v TYPE bigint;`,
 		tables: []string{"dep_generated"}, refused: []string{"generated column doubled of public.dep_generated"}},
+	{name: "column_properties", sql: `ALTER TABLE props ALTER COLUMN v TYPE bigint;`, tables: []string{"props"}},
 	{name: "indexes_of_every_kind", sql: `ALTER TABLE idx ALTER COLUMN v TYPE bigint;`, tables: []string{"idx"}},
 	{name: "materialized_view", sql: `ALTER TABLE dep_matview ALTER COLUMN v TYPE bigint;`,
 		tables: []string{"dep_matview"}, refused: []string{"materialized view public.dep_matview_m"}},
@@ -204,7 +214,7 @@ func swapStep(t *testing.T, dry result) int {
 // swapEnd is what a naive and a planned run must agree on.
 type swapEnd struct {
 	snap      snapshot
-	sequences []string // identity, ownership, type, options and value of the tables' sequences
+	sequences []string // identity, ownership, type, options and value of the tables' sequences; column properties
 	inserted  []string // ids the next inserts got, or their error
 }
 
@@ -227,6 +237,19 @@ FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.a
 			t.Fatal(err)
 		}
 		end.sequences = append(end.sequences, cols...)
+		rows, err = conn.Query(ctx, `SELECT format('%s comment=%s acl=%s statistics=%s', a.attname, col_description(a.attrelid, a.attnum), a.attacl, a.attstattarget)
+FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL SELECT format('replica identity %s %s', c.relreplident,
+    (SELECT i.indexrelid::regclass FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
+FROM pg_class c WHERE c.oid = $1::regclass`, tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		end.sequences = append(end.sequences, props...)
 		var seqs []string
 		rows, err = conn.Query(ctx, `SELECT pg_get_serial_sequence($1, a.attname) FROM pg_attribute a
 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND pg_get_serial_sequence($1, a.attname) IS NOT NULL`, tb)

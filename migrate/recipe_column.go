@@ -521,15 +521,12 @@ func (p *planner) shadowColumn(sh shadow) {
 			locks = append(locks, lock(cc.refTable, lint.AccessExclusive))
 		}
 	}
-	capture := len(carried) > 0 || identity
 
 	var swap []string
 	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0, identity),
 		"DROP TRIGGER "+qi(trig)+" ON "+tq+";",
 		"DROP FUNCTION "+fn+"();")
-	if capture {
-		swap = append(swap, swapCaptureSQL(table, old, final, carried, identity))
-	}
+	swap = append(swap, swapCaptureSQL(table, old, final, carried, identity))
 	swap = append(swap, "ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
 	if sh.final != "" {
 		swap = append(swap, "ALTER TABLE "+tq+" RENAME COLUMN "+qi(nc)+" TO "+qi(sh.final)+";")
@@ -538,9 +535,7 @@ func (p *planner) shadowColumn(sh shadow) {
 		swap = append(swap, "ALTER TABLE "+tq+" ALTER COLUMN "+qi(renamed(c, nc, final))+" SET NOT NULL;")
 	}
 	swap = append(swap, swapTail...)
-	if capture {
-		swap = append(swap, swapRestoreSQL())
-	}
+	swap = append(swap, swapRestoreSQL())
 	for _, ch := range nnChecks {
 		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
 	}

@@ -124,7 +124,9 @@ func (p *planner) refuseSwap(rule, table, col, sql string, blockers []string) {
 
 // swapCaptureSQL is run in the swap transaction once the table is locked
 // (after DROP TRIGGER) and before the old column is dropped: it reads the
-// definitions of the carried constraints and drops them, reads the old
+// old column's comment, privileges, statistics target and replica
+// identity, reads the definitions of the carried constraints and drops
+// them, reads the old
 // column's identity (kind, sequence name and options, current value,
 // grants), and leaves the statements that re-create them in swapVar for
 // swapRestoreSQL. Reading the sequence's value only under the table's
@@ -133,7 +135,22 @@ func (p *planner) refuseSwap(rule, table, col, sql string, blockers []string) {
 func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity bool) string {
 	reg := regclass(table)
 	var b strings.Builder
-	b.WriteString("DO $migrate$\nDECLARE\n  later text := '';\n  r record;\n  seq regclass;\n  lv bigint;\n  called boolean;\nBEGIN\n")
+	oldLit, finalLit := quoteLiteral(old), quoteLiteral(final)
+	b.WriteString("DO $migrate$\nDECLARE\n  later text := '';\n  att int2;\n  r record;\n  seq regclass;\n  lv bigint;\n  called boolean;\nBEGIN\n")
+	// The column's own properties DROP COLUMN loses and ALTER ... TYPE
+	// keeps: comment, column privileges, statistics target, and the
+	// replica identity index (re-created under its name by the swap).
+	b.WriteString("  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + oldLit + " AND NOT attisdropped;\n" +
+		"  SELECT later || CASE WHEN col_description(" + reg + ", att) IS NULL THEN ''\n" +
+		"      ELSE format(E'COMMENT ON COLUMN %s.%I IS %L;\\n', " + reg + ", " + finalLit + ", col_description(" + reg + ", att)) END\n" +
+		"    || CASE WHEN a.attstattarget >= 0 THEN format(E'ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s;\\n', " + reg + ", " + finalLit + ", a.attstattarget) ELSE '' END\n" +
+		"    || coalesce((SELECT string_agg(format(E'GRANT %s (%I) ON %s TO %s%s;\\n', x.privilege_type, " + finalLit + ", " + reg + ",\n" +
+		"         CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,\n" +
+		"         CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '') FROM aclexplode(a.attacl) x), '')\n" +
+		"    || coalesce((SELECT format(E'ALTER TABLE %s REPLICA IDENTITY USING INDEX %I;\\n', " + reg + ", c.relname)\n" +
+		"         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid\n" +
+		"         WHERE i.indrelid = " + reg + " AND i.indisreplident AND t.relreplident = 'i' AND att = ANY (i.indkey::int2[])), '')\n" +
+		"    INTO later FROM pg_attribute a WHERE a.attrelid = " + reg + " AND a.attnum = att;\n")
 	if len(cons) > 0 {
 		conds := make([]string, len(cons))
 		for i, c := range cons {
@@ -153,11 +170,11 @@ func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity
 		typeMin := "CASE s.seqtypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END"
 		b.WriteString("  SELECT d.objid::regclass INTO seq FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid\n" +
 			"  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'\n" +
-			"    AND d.refobjid = " + reg + " AND a.attname = " + quoteLiteral(old) + ";\n" +
+			"    AND d.refobjid = " + reg + " AND a.attnum = att;\n" +
 			"  IF seq IS NOT NULL THEN\n" +
 			"    EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO lv, called;\n" +
 			"    SELECT later || format(E'ALTER TABLE %s ALTER COLUMN %I ADD GENERATED %s AS IDENTITY (SEQUENCE NAME %s START WITH %s INCREMENT BY %s %s %s CACHE %s %s);\\nSELECT setval(%L, %s, %L);\\n',\n" +
-			"        " + reg + ", " + quoteLiteral(final) + ", CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END,\n" +
+			"        " + reg + ", " + finalLit + ", CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END,\n" +
 			"        quote_ident(sn.nspname) || '.' || quote_ident(sc.relname), s.seqstart, s.seqincrement,\n" +
 			"        CASE WHEN s.seqincrement > 0 AND s.seqmax = " + typeMax + " THEN 'NO MAXVALUE' ELSE 'MAXVALUE ' || s.seqmax END,\n" +
 			"        CASE WHEN s.seqincrement < 0 AND s.seqmin = " + typeMin + " THEN 'NO MINVALUE' ELSE 'MINVALUE ' || s.seqmin END,\n" +
@@ -169,7 +186,7 @@ func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity
 			"           CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '') FILTER (WHERE x.grantee IS NOT NULL), '')\n" +
 			"      INTO later\n" +
 			"    FROM pg_sequence s JOIN pg_class sc ON sc.oid = s.seqrelid JOIN pg_namespace sn ON sn.oid = sc.relnamespace\n" +
-			"    JOIN pg_attribute a ON a.attrelid = " + reg + " AND a.attname = " + quoteLiteral(old) + "\n" +
+			"    JOIN pg_attribute a ON a.attrelid = " + reg + " AND a.attnum = att\n" +
 			"    LEFT JOIN LATERAL aclexplode(sc.relacl) x ON x.grantee <> sc.relowner\n" +
 			"    WHERE s.seqrelid = seq\n" +
 			"    GROUP BY a.attidentity, sn.nspname, sc.relname, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqtypid, s.seqcache, s.seqcycle;\n" +

@@ -193,7 +193,37 @@ END
 $migrate$;
 DROP TRIGGER "_migrate_sync_Users_name" ON app."Users";
 DROP FUNCTION app."_migrate_sync_Users_name"();
+DO $migrate$
+DECLARE
+  later text := '';
+  att int2;
+  r record;
+  seq regclass;
+  lv bigint;
+  called boolean;
+BEGIN
+  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND NOT attisdropped;
+  SELECT later || CASE WHEN col_description('app."Users"'::regclass, att) IS NULL THEN ''
+      ELSE format(E'COMMENT ON COLUMN %s.%I IS %L;\n', 'app."Users"'::regclass, 'full_name', col_description('app."Users"'::regclass, att)) END
+    || CASE WHEN a.attstattarget >= 0 THEN format(E'ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s;\n', 'app."Users"'::regclass, 'full_name', a.attstattarget) ELSE '' END
+    || coalesce((SELECT string_agg(format(E'GRANT %s (%I) ON %s TO %s%s;\n', x.privilege_type, 'full_name', 'app."Users"'::regclass,
+         CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+         CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '') FROM aclexplode(a.attacl) x), '')
+    || coalesce((SELECT format(E'ALTER TABLE %s REPLICA IDENTITY USING INDEX %I;\n', 'app."Users"'::regclass, c.relname)
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+         WHERE i.indrelid = 'app."Users"'::regclass AND i.indisreplident AND t.relreplident = 'i' AND att = ANY (i.indkey::int2[])), '')
+    INTO later FROM pg_attribute a WHERE a.attrelid = 'app."Users"'::regclass AND a.attnum = att;
+  PERFORM set_config('migrate.swap_restore', later, true);
+END
+$migrate$;
 ALTER TABLE app."Users" DROP COLUMN name;
+DO $migrate$
+BEGIN
+  IF current_setting('migrate.swap_restore', true) <> '' THEN
+    EXECUTE current_setting('migrate.swap_restore');
+  END IF;
+END
+$migrate$;
 COMMIT;
 
 -- step 15: drop column accounts.created once no running code uses it
