@@ -175,6 +175,73 @@ func TestSwapCarriesKeys(t *testing.T) {
 			compareSwap(t, want, swapState(t, ctx, e.c.Primary.DSN(crashed), sc), res)
 		})
 	}
+	for _, tb := range []string{"tickets_al", "tickets_bd", "orders"} {
+		t.Run("inserts_during_"+tb, func(t *testing.T) { checkInsertsDuringSwap(t, e, ctx, tb) })
+	}
+}
+
+// checkInsertsDuringSwap widens the key of tb while a writer inserts rows
+// that leave the key to its identity or default: every insert succeeds,
+// every id it got is in the table once, and the sequence goes on past them.
+func checkInsertsDuringSwap(t *testing.T, e *env, ctx context.Context, tb string) {
+	db := e.db(t, ctx, "writes")
+	col := "title"
+	if tb == "orders" {
+		col = "note"
+	}
+	insert := "INSERT INTO " + tb + " (" + col + ") VALUES ('w') RETURNING id"
+	conn, err := pgx.Connect(ctx, e.c.Primary.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var ids []int64
+	var errs []string
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var id int64
+			// Not prepared: a prepared INSERT ... RETURNING id fails once
+			// after any type change of id (naive's too), on the client.
+			if err := conn.QueryRow(ctx, insert, pgx.QueryExecModeSimpleProtocol).Scan(&id); err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			ids = append(ids, id)
+		}
+	}()
+	res := e.migrateCmd(ctx, db, applyArgs(writeMigration(t, tb, "ALTER TABLE "+tb+" ALTER COLUMN id TYPE bigint;"))...)
+	close(stop)
+	<-done
+	if res.code != 0 {
+		t.Fatalf("apply: %s", res)
+	}
+	if len(errs) > 0 {
+		t.Errorf("%d of %d inserts failed during the swap, first: %s", len(errs), len(errs)+len(ids), errs[0])
+	}
+	var typ string
+	var n, distinct, maxID int64
+	if err := conn.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'id'`, tb).Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT id), max(id) FROM "+tb+" WHERE id = ANY ($1)", ids).Scan(&n, &distinct, &maxID); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "bigint" || n != int64(len(ids)) || distinct != n {
+		t.Errorf("after the swap id is %s; %d inserts committed, %d of their rows found (%d distinct ids)", typ, len(ids), n, distinct)
+	}
+	var next int64
+	if err := conn.QueryRow(ctx, insert).Scan(&next); err != nil || next <= maxID {
+		t.Errorf("insert after the swap: id %d (largest written during it %d), %v", next, maxID, err)
+	}
+	t.Logf("%d inserts during the migration of %s", len(ids), tb)
 }
 
 // checkSwapRefused runs a statement the swap cannot carry: the dry run and

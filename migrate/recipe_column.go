@@ -544,20 +544,29 @@ func (p *planner) shadowColumn(sh shadow) {
 	if identity {
 		takes = "identity (same sequence, options and value), " + takes
 	}
+	var more string
 	if len(carried) > 0 {
 		names := make([]string, len(carried))
 		for i, cc := range carried {
 			names[i] = cc.name
 		}
-		takes += "; re-create " + strings.Join(names, ", ") + " NOT VALID (validated next)"
+		more += "; re-create " + strings.Join(names, ", ") + " NOT VALID (validated next)"
+	}
+	var referencing []string
+	for _, cc := range carried {
+		referencing = append(referencing, cc.referencing...)
+	}
+	if len(referencing) > 0 {
+		more += "; " + strings.Join(referencing, ", ") + " keep their type, as with the statement as written " +
+			"(widen them with their own ALTER COLUMN ... TYPE)"
 	}
 	if sh.final != "" {
 		s.Description = "swap in one short transaction: drop the trigger and the old " + old + ", give " + nc +
-			" its name, " + takes + " (same name, so running code keeps working; the column moves to the end)"
+			" its name, " + takes + " (same name, so running code keeps working; the column moves to the end)" + more
 	} else {
 		s.Breaking = true
 		s.Description = "drop the old column " + old + " and the sync trigger once no running code uses " + old +
-			"; " + nc + " takes over its " + takes
+			"; " + nc + " takes over its " + takes + more
 	}
 	for _, cc := range carried {
 		if !cc.valid {

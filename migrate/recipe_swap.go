@@ -35,6 +35,9 @@ type carriedConstraint struct {
 	name     string
 	refTable string // FOREIGN KEY target, locked by the validation
 	valid    bool   // validated before the migration: validate it again
+	// referencing are the columns of a foreign key pointing at the swapped
+	// column ("children.parent_id"): they keep their type, as with naive.
+	referencing []string
 }
 
 // carriedConstraints lists the check and foreign key constraints on col
@@ -43,21 +46,29 @@ type carriedConstraint struct {
 func (p *planner) carriedConstraints(table string, t *lint.Table, col string) []carriedConstraint {
 	var out []carriedConstraint
 	seen := map[string]bool{}
-	addCon := func(owner string, c *lint.Constraint) {
+	addCon := func(owner string, c *lint.Constraint, referencing []string) {
 		if k := owner + "\x00" + c.Name; !seen[k] {
 			seen[k] = true
-			out = append(out, carriedConstraint{table: owner, name: c.Name, refTable: c.RefTable, valid: c.Valid})
+			out = append(out, carriedConstraint{table: owner, name: c.Name, refTable: c.RefTable, valid: c.Valid, referencing: referencing})
 		}
 	}
 	for _, c := range constraintsOf(t) {
 		if (c.Kind == "check" || c.Kind == "foreign") && contains(c.Columns, col) {
-			addCon(table, c)
+			addCon(table, c, nil)
 		}
 	}
 	for _, name := range p.tableNames() {
 		for _, c := range p.schema.Tables[name].Constraints {
-			if c.Kind == "foreign" && c.RefTable == table && contains(p.referencedColumns(t, c), col) {
-				addCon(name, c)
+			if c.Kind != "foreign" || c.RefTable != table {
+				continue
+			}
+			refs := p.referencedColumns(t, c)
+			if i := indexOf(refs, col); i >= 0 {
+				var referencing []string
+				if i < len(c.Columns) && !(name == table && c.Columns[i] == col) {
+					referencing = []string{lint.DisplayName(name) + "." + c.Columns[i]}
+				}
+				addCon(name, c, referencing)
 			}
 		}
 	}
@@ -275,4 +286,13 @@ func deferrableSQL(def string) string {
 		return " DEFERRABLE"
 	}
 	return ""
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }

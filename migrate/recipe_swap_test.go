@@ -95,6 +95,9 @@ func TestSwapCarriesConstraints(t *testing.T) {
 	if !locked["children "+lint.AccessExclusive] || !locked["loose "+lint.AccessExclusive] {
 		t.Errorf("the swap's locks miss the referencing tables: %+v", swap.Locks)
 	}
+	if !strings.Contains(swap.Description, "children.parent_id, loose.parent_id, parents.up keep their type") {
+		t.Errorf("the swap does not say the referencing columns keep their type: %s", swap.Description)
+	}
 	// The amount check is not on id: not carried.
 	if strings.Contains(swap.SQL, "'parents_amount_check'") {
 		t.Errorf("swap carries a constraint not on the column:\n%s", swap.SQL)
