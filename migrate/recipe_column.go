@@ -540,26 +540,7 @@ func (p *planner) shadowColumn(sh shadow) {
 		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
 	}
 	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", locks...)
-	takes := "default and indexes"
-	if identity {
-		takes = "identity (same sequence, options and value), " + takes
-	}
-	var more string
-	if len(carried) > 0 {
-		names := make([]string, len(carried))
-		for i, cc := range carried {
-			names[i] = cc.name
-		}
-		more += "; re-create " + strings.Join(names, ", ") + " NOT VALID (validated next)"
-	}
-	var referencing []string
-	for _, cc := range carried {
-		referencing = append(referencing, cc.referencing...)
-	}
-	if len(referencing) > 0 {
-		more += "; " + strings.Join(referencing, ", ") + " keep their type, as with the statement as written " +
-			"(widen them with their own ALTER COLUMN ... TYPE)"
-	}
+	takes, more := swapSummary(identity, carried)
 	if sh.final != "" {
 		s.Description = "swap in one short transaction: drop the trigger and the old " + old + ", give " + nc +
 			" its name, " + takes + " (same name, so running code keeps working; the column moves to the end)" + more
@@ -568,16 +549,7 @@ func (p *planner) shadowColumn(sh shadow) {
 		s.Description = "drop the old column " + old + " and the sync trigger once no running code uses " + old +
 			"; " + nc + " takes over its " + takes + more
 	}
-	for _, cc := range carried {
-		if !cc.valid {
-			continue // naive keeps a NOT VALID constraint NOT VALID
-		}
-		var extra []lint.Lock
-		if cc.refTable != "" {
-			extra = append(extra, lock(cc.refTable, lint.RowShare))
-		}
-		p.validate(cc.table, cc.name, Contract, extra...)
-	}
+	p.validateCarried(carried)
 }
 
 func integerType(name string) bool { return name == "int2" || name == "int4" || name == "int8" }

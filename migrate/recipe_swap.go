@@ -296,3 +296,41 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// swapSummary describes what the new column takes over (takes) and what
+// else the swap re-creates (more), for the swap step's description.
+func swapSummary(identity bool, carried []carriedConstraint) (takes, more string) {
+	takes = "default and indexes"
+	if identity {
+		takes = "identity (same sequence, options and value), " + takes
+	}
+	if len(carried) == 0 {
+		return takes, ""
+	}
+	var names, referencing []string
+	for _, cc := range carried {
+		names = append(names, cc.name)
+		referencing = append(referencing, cc.referencing...)
+	}
+	more = "; re-create " + strings.Join(names, ", ") + " NOT VALID (validated next)"
+	if len(referencing) > 0 {
+		more += "; " + strings.Join(referencing, ", ") + " keep their type, as with the statement as written " +
+			"(widen them with their own ALTER COLUMN ... TYPE)"
+	}
+	return takes, more
+}
+
+// validateCarried validates, after the swap, the carried constraints
+// that were valid before it; naive keeps a NOT VALID one NOT VALID.
+func (p *planner) validateCarried(carried []carriedConstraint) {
+	for _, cc := range carried {
+		if !cc.valid {
+			continue
+		}
+		var extra []lint.Lock
+		if cc.refTable != "" {
+			extra = append(extra, lock(cc.refTable, lint.RowShare))
+		}
+		p.validate(cc.table, cc.name, Contract, extra...)
+	}
+}
