@@ -9,7 +9,9 @@ package integration
 // before changing anything.
 
 import (
+	"bufio"
 	"context"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -178,6 +180,64 @@ func TestSwapCarriesKeys(t *testing.T) {
 	for _, tb := range []string{"tickets_al", "tickets_bd", "orders"} {
 		t.Run("inserts_during_"+tb, func(t *testing.T) { checkInsertsDuringSwap(t, e, ctx, tb) })
 	}
+	t.Run("dependent_added_after_planning", func(t *testing.T) { checkGuardThenResume(t, e, ctx) })
+}
+
+// checkGuardThenResume adds a view on the column while apply runs, after
+// it planned: the swap guard must stop the swap with nothing changed by
+// it, and once the view is gone the same command resumes and ends where
+// naive ends.
+func checkGuardThenResume(t *testing.T, e *env, ctx context.Context) {
+	sql := `ALTER TABLE orders ALTER COLUMN id TYPE bigint;`
+	sc := swapCase{tables: []string{"orders"}, insert: `INSERT INTO orders (note) VALUES ('new') RETURNING id`}
+	file := writeMigration(t, "late_view", sql)
+	naive := e.db(t, ctx, "naive")
+	exec1(t, ctx, e.c.Primary.DSN(naive), sql)
+	want := swapState(t, ctx, e.c.Primary.DSN(naive), sc)
+
+	db := e.db(t, ctx, "late")
+	conn, err := pgx.Connect(ctx, e.c.Primary.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--dsn", e.c.Primary.DSN(db)}, applyArgs(file)...)...)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	added := false
+	sc2 := bufio.NewScanner(out)
+	for sc2.Scan() {
+		line := sc2.Text()
+		log.WriteString(line + "\n")
+		// Right after planning: the steps before the swap (backfill,
+		// validation, index build) take far longer than this statement.
+		if !added && strings.HasSuffix(line, "steps planned") {
+			if _, err := conn.Exec(ctx, `CREATE VIEW orders_late AS SELECT id FROM orders`); err != nil {
+				t.Fatal(err)
+			}
+			added = true
+		}
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(log.String(), "orders_late") {
+		t.Fatalf("apply with a view added after planning: want exit 1 naming the view, got %v\n%s", err, log.String())
+	}
+	var cols int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id' AND atttypid = 'int4'::regtype`).Scan(&cols); err != nil || cols != 1 {
+		t.Fatalf("after the refused swap orders.id is not the old int column (%d, %v)", cols, err)
+	}
+	exec1(t, ctx, e.c.Primary.DSN(db), `DROP VIEW orders_late`)
+	res := e.migrateCmd(ctx, db, applyArgs(file)...)
+	if res.code != 0 || !strings.Contains(res.stderr, "resuming") {
+		t.Fatalf("re-run after the guard stopped the swap: %s", res)
+	}
+	compareSwap(t, want, swapState(t, ctx, e.c.Primary.DSN(db), sc), res)
 }
 
 // checkInsertsDuringSwap widens the key of tb while a writer inserts rows
