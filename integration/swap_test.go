@@ -366,6 +366,8 @@ FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.a
 		end.sequences = append(end.sequences, cols...)
 		rows, err = conn.Query(ctx, `SELECT format('%s comment=%s acl=%s statistics=%s', a.attname, col_description(a.attrelid, a.attnum), a.attacl, a.attstattarget)
 FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL SELECT format('index %s columns %s', i.indexrelid::regclass, string_agg(a.attname, ',' ORDER BY a.attnum))
+FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indexrelid WHERE i.indrelid = $1::regclass GROUP BY i.indexrelid
 UNION ALL SELECT format('replica identity %s %s', c.relreplident,
     (SELECT i.indexrelid::regclass FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
 FROM pg_class c WHERE c.oid = $1::regclass`, tb)
@@ -415,7 +417,7 @@ FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid WHERE s.seqrelid = $1::
 func compareSwap(t *testing.T, want, got swapEnd, res result) {
 	t.Helper()
 	d := want.snap.diff(got.snap, nil)
-	d = append(d, diffLists("sequence", want.sequences, got.sequences)...)
+	d = append(d, diffLists("catalog fact", want.sequences, got.sequences)...)
 	if strings.Join(want.inserted, ",") != strings.Join(got.inserted, ",") {
 		d = append(d, "inserts after the change: naive got "+strings.Join(want.inserted, ", ")+", planned got "+strings.Join(got.inserted, ", "))
 	}

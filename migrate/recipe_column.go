@@ -535,7 +535,7 @@ func (p *planner) shadowColumn(sh shadow) {
 		swap = append(swap, "ALTER TABLE "+tq+" ALTER COLUMN "+qi(renamed(c, nc, final))+" SET NOT NULL;")
 	}
 	swap = append(swap, swapTail...)
-	swap = append(swap, swapRestoreSQL())
+	swap = append(swap, swapRestoreSQL(table, nc, final))
 	for _, ch := range nnChecks {
 		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
 	}

@@ -207,10 +207,28 @@ func swapCaptureSQL(table, old, final string, cons []carriedConstraint, identity
 	return b.String()
 }
 
-// swapRestoreSQL runs what swapCaptureSQL left in swapVar.
-func swapRestoreSQL() string {
-	return "DO $migrate$\nBEGIN\n  IF current_setting(" + quoteLiteral(swapVar) + ", true) <> '' THEN\n" +
-		"    EXECUTE current_setting(" + quoteLiteral(swapVar) + ");\n  END IF;\nEND\n$migrate$;"
+// swapRestoreSQL runs what swapCaptureSQL left in swapVar. When the new
+// column took the old one's name (final), it also renames the index
+// columns the copies got from the new column's name: an index column
+// keeps the name it was built with (\d index shows it), and naive's
+// rebuilt indexes have the column's.
+func swapRestoreSQL(table, newCol, final string) string {
+	var b strings.Builder
+	b.WriteString("DO $migrate$\n")
+	if newCol != final {
+		b.WriteString("DECLARE\n  ix regclass;\n")
+	}
+	b.WriteString("BEGIN\n  IF current_setting(" + quoteLiteral(swapVar) + ", true) <> '' THEN\n" +
+		"    EXECUTE current_setting(" + quoteLiteral(swapVar) + ");\n  END IF;\n")
+	if newCol != final {
+		b.WriteString("  FOR ix IN SELECT i.indexrelid::regclass FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indexrelid\n" +
+			"    WHERE i.indrelid = " + regclass(table) + " AND a.attname = " + quoteLiteral(newCol) + "\n" +
+			"  LOOP\n" +
+			"    EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', ix, " + quoteLiteral(newCol) + ", " + quoteLiteral(final) + ");\n" +
+			"  END LOOP;\n")
+	}
+	b.WriteString("END\n$migrate$;")
+	return b.String()
 }
 
 // parseIndexDef parses pg_get_indexdef output, or returns nil.
