@@ -66,6 +66,12 @@ CREATE INDEX idx_hash ON idx USING hash (v);
 CREATE INDEX idx_other ON idx (lower(note));
 INSERT INTO idx SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
 
+CREATE TABLE stamps (id int PRIMARY KEY, stamp int NOT NULL, n int NOT NULL DEFAULT 0);
+CREATE FUNCTION set_stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.stamp := NEW.n * 100; RETURN NEW; END$$;
+-- UPDATE OF n: the backfill, which writes only the shadow column, does not fire it.
+CREATE TRIGGER set_stamp BEFORE UPDATE OF n ON stamps FOR EACH ROW EXECUTE FUNCTION set_stamp();
+INSERT INTO stamps SELECT g, g, 0 FROM generate_series(1, 3000) g;
+
 CREATE ROLE swap_reader;
 CREATE TABLE props (id int PRIMARY KEY, v int NOT NULL, note text);
 CREATE UNIQUE INDEX props_v_uq ON props (v);
@@ -181,6 +187,66 @@ func TestSwapCarriesKeys(t *testing.T) {
 		t.Run("inserts_during_"+tb, func(t *testing.T) { checkInsertsDuringSwap(t, e, ctx, tb) })
 	}
 	t.Run("dependent_added_after_planning", func(t *testing.T) { checkGuardThenResume(t, e, ctx) })
+	t.Run("app_trigger_sets_column", func(t *testing.T) { checkAppTriggerDuringSwap(t, e, ctx) })
+}
+
+// applyWithHook runs apply on db and calls hook once, on the first line
+// of its output that ends with suffix; it returns the exit code and output.
+func applyWithHook(t *testing.T, e *env, ctx context.Context, db, file, suffix string, hook func()) (int, string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--dsn", e.c.Primary.DSN(db)}, applyArgs(file)...)...)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	called := false
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		line := lines.Text()
+		log.WriteString(line + "\n")
+		if !called && strings.HasSuffix(line, suffix) {
+			hook()
+			called = true
+		}
+	}
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !called {
+		t.Fatalf("apply never printed a line ending with %q:\n%s", suffix, log.String())
+	}
+	return code, log.String()
+}
+
+// checkAppTriggerDuringSwap updates rows while the copy trigger is in
+// place, on a table whose own BEFORE trigger sets the column being
+// changed: the copy must see the value the row is written with.
+func checkAppTriggerDuringSwap(t *testing.T, e *env, ctx context.Context) {
+	sql := `ALTER TABLE stamps ALTER COLUMN stamp TYPE bigint;`
+	update := `UPDATE stamps SET n = 7 WHERE id <= 50`
+	sc := swapCase{tables: []string{"stamps"}}
+	file := writeMigration(t, "stamps", sql)
+	naive := e.db(t, ctx, "naive")
+	exec1(t, ctx, e.c.Primary.DSN(naive), sql)
+	exec1(t, ctx, e.c.Primary.DSN(naive), update)
+	want := swapState(t, ctx, e.c.Primary.DSN(naive), sc)
+
+	db := e.db(t, ctx, "stamps")
+	code, log := applyWithHook(t, e, ctx, db, file, "copy stamp into _migrate_new_stamp for existing rows, in batches ...", func() {
+		exec1(t, ctx, e.c.Primary.DSN(db), update)
+	})
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, log)
+	}
+	compareSwap(t, want, swapState(t, ctx, e.c.Primary.DSN(db), sc), result{stderr: log})
 }
 
 // checkGuardThenResume adds a view on the column while apply runs, after
@@ -201,32 +267,15 @@ func checkGuardThenResume(t *testing.T, e *env, ctx context.Context) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--dsn", e.c.Primary.DSN(db)}, applyArgs(file)...)...)
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var log strings.Builder
-	added := false
-	sc2 := bufio.NewScanner(out)
-	for sc2.Scan() {
-		line := sc2.Text()
-		log.WriteString(line + "\n")
-		// Right after planning: the steps before the swap (backfill,
-		// validation, index build) take far longer than this statement.
-		if !added && strings.HasSuffix(line, "steps planned") {
-			if _, err := conn.Exec(ctx, `CREATE VIEW orders_late AS SELECT id FROM orders`); err != nil {
-				t.Fatal(err)
-			}
-			added = true
+	// Right after planning: the steps before the swap (backfill,
+	// validation, index build) take far longer than this statement.
+	code, log := applyWithHook(t, e, ctx, db, file, "steps planned", func() {
+		if _, err := conn.Exec(ctx, `CREATE VIEW orders_late AS SELECT id FROM orders`); err != nil {
+			t.Fatal(err)
 		}
-	}
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(log.String(), "orders_late") {
-		t.Fatalf("apply with a view added after planning: want exit 1 naming the view, got %v\n%s", err, log.String())
+	})
+	if code != 1 || !strings.Contains(log, "orders_late") {
+		t.Fatalf("apply with a view added after planning: want exit 1 naming the view, got %d\n%s", code, log)
 	}
 	var cols int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id' AND atttypid = 'int4'::regtype`).Scan(&cols); err != nil || cols != 1 {

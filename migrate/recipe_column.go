@@ -412,8 +412,13 @@ func (p *planner) shadowColumn(sh shadow) {
 	p.add(Expand, classDDL, sh.why+": add column "+nc, sh.addSQL,
 		"ALTER TABLE "+tq+" DROP COLUMN IF EXISTS "+qi(nc)+";", ael)
 
-	trig := reservedName("sync", relName(table), old)
-	fn := qt(inSchema(table, trig))
+	fnName := reservedName("sync", relName(table), old)
+	fn := qt(inSchema(table, fnName))
+	// Row triggers fire in the byte order of their names: starting with
+	// "~" the copy fires after the application's BEFORE triggers (which
+	// may still change the old column, a set_updated_at for one) and
+	// copies the value the row is written with.
+	trig := fitName("~" + fnName)
 	var body string
 	if sh.twoWay {
 		cmp := func(rec, col string) string { return rec + "." + qi(col) }

@@ -63,7 +63,7 @@ COMMIT;
 -- step 7: keep name and full_name in sync both ways (the side a writer changed wins) with a trigger
 -- from testdata/migration.sql:8:1
 -- lock: SHARE ROW EXCLUSIVE on app.Users (blocks writes)
--- undo: DROP TRIGGER IF EXISTS "_migrate_sync_Users_name" ON app."Users";
+-- undo: DROP TRIGGER IF EXISTS "~_migrate_sync_Users_name" ON app."Users";
          DROP FUNCTION IF EXISTS app."_migrate_sync_Users_name"();
 BEGIN;
 SET LOCAL lock_timeout = '2s';
@@ -84,7 +84,7 @@ BEGIN
   RETURN NEW;
 END
 $migrate$;
-CREATE TRIGGER "_migrate_sync_Users_name" BEFORE INSERT OR UPDATE ON app."Users" FOR EACH ROW EXECUTE FUNCTION app."_migrate_sync_Users_name"();
+CREATE TRIGGER "~_migrate_sync_Users_name" BEFORE INSERT OR UPDATE ON app."Users" FOR EACH ROW EXECUTE FUNCTION app."_migrate_sync_Users_name"();
 COMMIT;
 
 -- === backfill ===
@@ -191,7 +191,7 @@ BEGIN
   END LOOP;
 END
 $migrate$;
-DROP TRIGGER "_migrate_sync_Users_name" ON app."Users";
+DROP TRIGGER "~_migrate_sync_Users_name" ON app."Users";
 DROP FUNCTION app."_migrate_sync_Users_name"();
 DO $migrate$
 DECLARE
