@@ -116,9 +116,13 @@ func (p *planner) swapBlockers(table string, t *lint.Table, col string, byDefini
 			out = append(out, "exclusion constraint "+con.Name+" on "+lint.DisplayName(table))
 		}
 	}
-	if !byDefinition {
-		for _, cc := range p.carriedConstraints(table, t, col) {
+	for _, cc := range p.carriedConstraints(table, t, col) {
+		switch {
+		case !byDefinition:
 			out = append(out, "constraint "+cc.name+" on "+lint.DisplayName(cc.table))
+		case cc.refTable != "" && p.schema.Table(cc.table).Partitioned:
+			out = append(out, "foreign key "+cc.name+" of partitioned table "+lint.DisplayName(cc.table)+
+				" (PostgreSQL cannot re-add it NOT VALID)")
 		}
 	}
 	return out

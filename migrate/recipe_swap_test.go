@@ -158,3 +158,15 @@ func TestIndexCopySQL(t *testing.T) {
 		}
 	}
 }
+
+// PostgreSQL cannot add a NOT VALID foreign key on a partitioned table.
+func TestSwapRefusesForeignKeyOfPartitionedTable(t *testing.T) {
+	p := planSwap(t, `ALTER TABLE parents ALTER COLUMN id TYPE bigint;`, func(s *lint.Schema) {
+		for _, st := range source(t, "more.sql", `CREATE TABLE visits (at int, parent_id int REFERENCES parents (id)) PARTITION BY RANGE (at);`) {
+			s.Apply(st)
+		}
+	})
+	if len(p.Steps) != 0 || len(p.Refused) != 1 || !strings.Contains(p.Refused[0].Reason, "visits_parent_id_fkey of partitioned table visits") {
+		t.Fatalf("want a refusal naming the partitioned table's key: %+v", p)
+	}
+}
