@@ -373,6 +373,15 @@ func checkSwapRefused(t *testing.T, e *env, ctx context.Context, sc swapCase, fi
 	if d := before.diff(after, nil); len(d) > 0 {
 		t.Errorf("a refused apply changed the database:\n  %s", strings.Join(d, "\n  "))
 	}
+	var schemas int
+	conn, err := pgx.Connect(ctx, e.c.Primary.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'`).Scan(&schemas); err != nil || schemas != 0 {
+		t.Errorf("a refused apply created the journal (%d, %v)", schemas, err)
+	}
 }
 
 var swapStepRE = regexp.MustCompile(`(?m)^\s+(\d+)\. swap in one short transaction`)
