@@ -170,3 +170,13 @@ func TestSwapRefusesForeignKeyOfPartitionedTable(t *testing.T) {
 		t.Fatalf("want a refusal naming the partitioned table's key: %+v", p)
 	}
 }
+
+// A rename's contract step carries the identity to the new column too.
+func TestSwapRenameCarriesIdentity(t *testing.T) {
+	p := planSwap(t, `ALTER TABLE tickets RENAME COLUMN id TO ticket_id;`, nil)
+	last := p.Steps[len(p.Steps)-1]
+	if !last.Breaking || !strings.Contains(last.SQL, "ADD GENERATED %s AS IDENTITY") ||
+		!strings.Contains(last.SQL, "'tickets'::regclass, 'ticket_id', CASE a.attidentity") {
+		t.Errorf("the rename's last step does not carry the identity to ticket_id:\n%s", last.SQL)
+	}
+}
