@@ -56,6 +56,13 @@ type Column struct {
 	HasDefault bool
 	Identity   bool
 	Generated  bool // GENERATED ALWAYS AS (...) STORED
+	// Dependents are the objects outside the table's own indexes and
+	// constraints that depend on the column (views, rules, policies,
+	// column triggers, generated columns, publication column lists,
+	// statistics, SQL-body functions), as the live catalog describes them:
+	// dropping the column would drop them or fail. Known only when the
+	// model was read from a database.
+	Dependents []string
 }
 
 // TypeName is a column type in canonical form: Name is pg_catalog's name
@@ -76,7 +83,13 @@ type Constraint struct {
 	// NotNullOf is the column a CHECK (col IS NOT NULL) proves non-null.
 	NotNullOf string
 	RefTable  string // FOREIGN KEY target
-	Valid     bool   // false for NOT VALID until VALIDATE
+	// RefColumns are the FOREIGN KEY's referenced columns; empty when the
+	// files do not say (REFERENCES t without a column list: t's key).
+	RefColumns []string
+	// Def and IndexDef are pg_get_constraintdef and, for a constraint
+	// with an index, pg_get_indexdef of it, when read from a database.
+	Def, IndexDef string
+	Valid         bool // false for NOT VALID until VALIDATE
 	// Tx is the transaction (within the current source) that added or
 	// validated the constraint; 0 when it came from an earlier source.
 	Tx     int
@@ -91,6 +104,10 @@ type Index struct {
 	Unique  bool
 	// Only is true for CREATE INDEX ON ONLY a partitioned parent.
 	Only bool
+	// Def is pg_get_indexdef when the model was read from a database: what
+	// a copy of the index needs beyond its columns (method, operator
+	// classes, order, INCLUDE, expressions, predicate, storage).
+	Def string
 }
 
 // Type is an enum or a domain.

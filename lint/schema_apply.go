@@ -185,6 +185,7 @@ func (s *Schema) addConstraint(st *Statement, t *Table, con *pg_query.Constraint
 			c.Columns = cols
 		}
 		c.RefTable = RangeVarName(con.Pktable)
+		c.RefColumns = ColumnNames(con.PkAttrs)
 	case pg_query.ConstrType_CONSTR_UNIQUE:
 		c.Kind = "unique"
 		c.Columns = ColumnNames(con.Keys)
@@ -401,6 +402,18 @@ func (s *Schema) applyRename(rs *pg_query.RenameStmt) {
 				}
 				if con.NotNullOf == rs.Subname {
 					con.NotNullOf = rs.Newname
+				}
+			}
+			for _, other := range s.Tables {
+				for _, con := range other.Constraints {
+					if con.RefTable != t.Name {
+						continue
+					}
+					for i, col := range con.RefColumns {
+						if col == rs.Subname {
+							con.RefColumns[i] = rs.Newname
+						}
+					}
 				}
 			}
 			for _, ix := range s.IndexesOn(t.Name) {

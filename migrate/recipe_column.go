@@ -269,6 +269,16 @@ func (p *planner) changeType(at *pg_query.AlterTableStmt, table string, t *lint.
 			alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: cmd}}), lock(table, lint.AccessExclusive))
 		return
 	}
+	one := alterTable(at, &pg_query.Node{Node: &pg_query.Node_AlterTableCmd{AlterTableCmd: cmd}})
+	if blockers := p.swapBlockers(table, t, old, true); len(blockers) > 0 {
+		p.refuseSwap(RuleTypeChange, table, old, one, blockers)
+		return
+	}
+	if c := t.Column(old); c != nil && c.Identity && !integerType(to.Name) {
+		p.refuse(RuleTypeChange, "an identity column must be smallint, integer or bigint: the statement as written fails too; "+
+			"drop the identity first (ALTER COLUMN "+qi(old)+" DROP IDENTITY) in its own migration", one, lock(table, lint.AccessExclusive))
+		return
+	}
 	// With no USING the shadow column is assigned the plain column, which
 	// PostgreSQL converts with the assignment cast, as ALTER ... TYPE does:
 	// a value that does not fit fails instead of being cut to length.
@@ -428,6 +438,10 @@ func (p *planner) rename(rs *pg_query.RenameStmt) {
 // old one in both directions, so old and new application code can run
 // side by side; the old column goes in a breaking contract step.
 func (p *planner) renameColumn(table string, t *lint.Table, old, newName string) {
+	if blockers := p.swapBlockers(table, t, old, false); len(blockers) > 0 {
+		p.refuseSwap(RuleRenamingColumn, table, old, p.text(), blockers)
+		return
+	}
 	var addSQL string
 	if c := t.Column(old); c != nil {
 		addSQL = "ALTER TABLE " + qt(table) + " ADD COLUMN " + qi(newName) + " " + typeSQL(c.Type) + ";"
@@ -474,8 +488,13 @@ func (p *planner) shadowColumn(sh shadow) {
 	p.add(Expand, classDDL, sh.why+": add column "+nc, sh.addSQL,
 		"ALTER TABLE "+tq+" DROP COLUMN IF EXISTS "+qi(nc)+";", ael)
 
-	trig := reservedName("sync", relName(table), old)
-	fn := qt(inSchema(table, trig))
+	fnName := reservedName("sync", relName(table), old)
+	fn := qt(inSchema(table, fnName))
+	// Row triggers fire in the byte order of their names: starting with
+	// "~" the copy fires after the application's BEFORE triggers (which
+	// may still change the old column, a set_updated_at for one) and
+	// copies the value the row is written with.
+	trig := fitName("~" + fnName)
 	var body string
 	if sh.twoWay {
 		cmp := func(rec, col string) string { return rec + "." + qi(col) }
@@ -525,10 +544,13 @@ func (p *planner) shadowColumn(sh shadow) {
 	var kept []string // names of the old column's indexes/constraints the swap recreates
 	var swapTail []string
 	for _, ix := range p.indexesWith(table, old) {
-		cols := replaceCol(ix.Columns, old, nc)
 		copyName := reservedName("dup", relName(ix.Name))
+		build := indexCopySQL(ix.Def, old, nc, copyName)
+		if build == "" {
+			build = "CREATE " + uniqueSQL(ix.Unique) + "INDEX CONCURRENTLY " + qi(copyName) + " ON " + tq + " (" + identList(replaceCol(ix.Columns, old, nc)) + ");"
+		}
 		p.add(Contract, classConcurrent, "build a copy of index "+relName(ix.Name)+" on "+nc,
-			"CREATE "+uniqueSQL(ix.Unique)+"INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			build,
 			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
 			lock(table, lint.ShareUpdateExclusive))
 		kept = append(kept, relName(ix.Name))
@@ -538,10 +560,13 @@ func (p *planner) shadowColumn(sh shadow) {
 		if (con.Kind != "unique" && con.Kind != "primary") || !contains(con.Columns, old) {
 			continue
 		}
-		cols := replaceCol(con.Columns, old, nc)
 		copyName := reservedName("dup", con.Name)
+		build := indexCopySQL(con.IndexDef, old, nc, copyName)
+		if build == "" {
+			build = "CREATE UNIQUE INDEX CONCURRENTLY " + qi(copyName) + " ON " + tq + " (" + identList(replaceCol(con.Columns, old, nc)) + ");"
+		}
 		p.add(Contract, classConcurrent, "build a unique index for a copy of "+con.Name+" on "+nc,
-			"CREATE UNIQUE INDEX CONCURRENTLY "+qi(copyName)+" ON "+tq+" ("+identList(cols)+");",
+			build,
 			"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(table, copyName))+";",
 			lock(table, lint.ShareUpdateExclusive))
 		kind := "UNIQUE"
@@ -549,44 +574,78 @@ func (p *planner) shadowColumn(sh shadow) {
 			kind = "PRIMARY KEY"
 		}
 		kept = append(kept, con.Name)
-		swapTail = append(swapTail, "ALTER TABLE "+tq+" ADD CONSTRAINT "+qi(con.Name)+" "+kind+" USING INDEX "+qi(copyName)+";")
+		swapTail = append(swapTail, "ALTER TABLE "+tq+" ADD CONSTRAINT "+qi(con.Name)+" "+kind+" USING INDEX "+qi(copyName)+deferrableSQL(con.Def)+";")
 	}
 
 	final := nc
+	if sh.final != "" {
+		final = sh.final
+	}
+	// Constraints naive ALTER ... TYPE re-creates from their definitions
+	// (checks and foreign keys on the column, foreign keys pointing at it)
+	// are carried only when the column keeps its name: renameColumn
+	// refuses them.
+	var carried []carriedConstraint
+	if sh.final != "" {
+		carried = p.carriedConstraints(table, sh.t, old)
+	}
+	identity := false
+	if c := sh.t.Column(old); c != nil && c.Identity {
+		identity = true
+	}
+	locks := []lint.Lock{ael}
+	for _, cc := range carried {
+		kept = append(kept, cc.name)
+		// DROP CONSTRAINT of a foreign key locks both its tables.
+		locks = append(locks, lock(cc.table, lint.AccessExclusive))
+		if cc.refTable != "" {
+			locks = append(locks, lock(cc.refTable, lint.AccessExclusive))
+		}
+	}
+
 	var swap []string
-	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0),
+	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0, identity),
 		"DROP TRIGGER "+qi(trig)+" ON "+tq+";",
-		"DROP FUNCTION "+fn+"();",
-		"ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
+		"DROP FUNCTION "+fn+"();")
+	swap = append(swap, swapCaptureSQL(table, old, final, carried, identity))
+	swap = append(swap, "ALTER TABLE "+tq+" DROP COLUMN "+qi(old)+";")
 	if sh.final != "" {
 		swap = append(swap, "ALTER TABLE "+tq+" RENAME COLUMN "+qi(nc)+" TO "+qi(sh.final)+";")
-		final = sh.final
 	}
 	for _, c := range nnCols {
 		swap = append(swap, "ALTER TABLE "+tq+" ALTER COLUMN "+qi(renamed(c, nc, final))+" SET NOT NULL;")
 	}
 	swap = append(swap, swapTail...)
+	swap = append(swap, swapRestoreSQL(table, nc, final))
 	for _, ch := range nnChecks {
 		swap = append(swap, "ALTER TABLE "+tq+" DROP CONSTRAINT "+qi(ch)+";")
 	}
-	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", ael)
+	s := p.add(Contract, classDDL, "", joinSQL(swap...), "", locks...)
+	takes, more := swapSummary(identity, carried)
 	if sh.final != "" {
 		s.Description = "swap in one short transaction: drop the trigger and the old " + old + ", give " + nc +
-			" its name, default and indexes (same name, so running code keeps working; the column moves to the end)"
+			" its name, " + takes + " (same name, so running code keeps working; the column moves to the end)" + more
 	} else {
 		s.Breaking = true
 		s.Description = "drop the old column " + old + " and the sync trigger once no running code uses " + old +
-			"; " + nc + " takes over its default and indexes"
+			"; " + nc + " takes over its " + takes + more
 	}
+	p.validateCarried(carried)
 }
 
+func integerType(name string) bool { return name == "int2" || name == "int4" || name == "int8" }
+
 // swapGuard is a DO block run first in the swap transaction: it copies the
-// old column's default to the new one, and aborts the swap (changing
-// nothing) when the old column has indexes, constraints or properties the
-// plan did not copy, since DROP COLUMN would silently drop them.
-func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied bool) string {
+// old column's default to the new one and moves the ownership of the
+// sequences the old column owns (serial) to it, and aborts the swap
+// (changing nothing) when the old column has indexes, constraints,
+// dependent objects or properties the plan did not carry, since DROP
+// COLUMN would silently drop them or fail. The planner refuses what it
+// knows of before any step runs; this is the last defence against what
+// changed since.
+func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied, identityCarried bool) string {
 	reg := regclass(sh.table)
-	attnum := "(SELECT attnum FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND NOT attisdropped)"
+	oldLit := quoteLiteral(sh.old)
 	keptList := "''"
 	if len(kept) > 0 {
 		q := make([]string, len(kept))
@@ -595,34 +654,56 @@ func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied bool) string
 		}
 		keptList = strings.Join(q, ", ")
 	}
-	nn := ""
+	var props string
 	if !notNullCopied {
-		nn = "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + quoteLiteral(sh.old) + " AND attnotnull) THEN\n" +
-			"    RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', " + quoteLiteral(sh.old) + ";\n" +
+		props += "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attnum = att AND attnotnull) THEN\n" +
+			"    RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', " + oldLit + ";\n" +
 			"  END IF;\n"
 	}
-	return "DO $migrate$\nDECLARE\n  missing text;\n  def text;\nBEGIN\n" +
+	if !identityCarried {
+		props += "  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = " + reg + " AND attnum = att AND attidentity <> '') THEN\n" +
+			"    RAISE EXCEPTION 'migrate: % is an identity column but the plan did not carry the identity over; re-plan against the database', " + oldLit + ";\n" +
+			"  END IF;\n"
+	}
+	return "DO $migrate$\nDECLARE\n  att int2;\n  missing text;\n  def text;\n  seq regclass;\nBEGIN\n" +
+		"  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = " + reg + " AND attname = " + oldLit + " AND NOT attisdropped;\n" +
 		"  SELECT string_agg(name, ', ') INTO missing FROM (\n" +
 		"    SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid\n" +
-		"    WHERE i.indrelid = " + reg + " AND " + attnum + " = ANY (i.indkey::int2[])\n" +
-		"    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = " + reg + " AND contype <> 'n' AND " + attnum + " = ANY (conkey)\n" +
+		"    WHERE i.indrelid = " + reg + " AND att = ANY (i.indkey::int2[])\n" +
+		"    UNION SELECT c.relname::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid\n" +
+		"    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att AND c.relkind IN ('i', 'I')\n" +
+		"    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = " + reg + " AND contype <> 'n' AND att = ANY (conkey)\n" +
+		"    UNION SELECT conname::text FROM pg_constraint WHERE confrelid = " + reg + " AND contype = 'f' AND att = ANY (confkey)\n" +
+		"    UNION SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d\n" +
+		"    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att\n" +
+		"      AND d.classid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass)\n" +
+		"      AND NOT (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = " + reg + " AND adnum = att))\n" +
+		"      AND NOT (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgisinternal))\n" +
 		"  ) s WHERE name NOT IN (" + keptList + ");\n" +
 		"  IF missing IS NOT NULL THEN\n" +
-		"    RAISE EXCEPTION 'migrate: dropping % would also drop %, which the plan did not copy; re-plan with the migration that created them', " + quoteLiteral(sh.old) + ", missing;\n" +
-		"  END IF;\n" + nn +
-		"  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum\n" +
-		"  WHERE d.adrelid = " + reg + " AND a.attname = " + quoteLiteral(sh.old) + ";\n" +
+		"    RAISE EXCEPTION 'migrate: dropping % would also drop or be blocked by %, which the plan did not carry; re-plan against the database', " + oldLit + ", missing;\n" +
+		"  END IF;\n" + props +
+		"  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d WHERE d.adrelid = " + reg + " AND d.adnum = att;\n" +
 		"  IF def IS NOT NULL THEN\n" +
 		"    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', " + reg + ", " + quoteLiteral(sh.newCol) + ", def);\n" +
 		"  END IF;\n" +
+		"  -- A sequence the old column owns (serial) would go with it, and the\n" +
+		"  -- default copied above depends on it.\n" +
+		"  FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class c ON c.oid = d.objid\n" +
+		"    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = " + reg + " AND d.refobjsubid = att AND d.deptype = 'a' AND c.relkind = 'S'\n" +
+		"  LOOP\n" +
+		"    EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, " + reg + ", " + quoteLiteral(sh.newCol) + ");\n" +
+		"  END LOOP;\n" +
 		"END\n$migrate$;"
 }
 
-// indexesWith lists the model's plain indexes on table that use col.
+// indexesWith lists the model's indexes on table that use col: plain
+// ones, and any whose definition from the database mentions it.
 func (p *planner) indexesWith(table, col string) []*lint.Index {
 	var out []*lint.Index
 	for _, ix := range p.schema.IndexesOn(table) {
-		if contains(ix.Columns, col) && !contains(ix.Columns, "") && !ix.Only {
+		plain := contains(ix.Columns, col) && !contains(ix.Columns, "")
+		if (plain || indexUses(ix.Def, col)) && !ix.Only {
 			out = append(out, ix)
 		}
 	}

@@ -91,11 +91,17 @@ ORDER BY a.attrelid, a.attnum`, stateSchema)
 		return nil, err
 	}
 
+	if err := loadDependents(ctx, q, byOID); err != nil {
+		return nil, err
+	}
+
 	rows, err = q.Query(ctx, `SELECT con.conrelid, con.conname, con.contype::text, con.convalidated,
     coalesce((SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{}'),
     coalesce((SELECT fn.nspname || '.' || f.relname FROM pg_class f JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE f.oid = con.confrelid), ''),
-    pg_get_constraintdef(con.oid)
+    coalesce((SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{}'),
+    pg_get_constraintdef(con.oid), CASE WHEN con.conindid <> 0 AND con.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(con.conindid) ELSE '' END
 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conrelid, con.conname`, stateSchema)
 	if err != nil {
@@ -105,11 +111,12 @@ WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conre
 		var oid uint32
 		var kind, def string
 		con := &lint.Constraint{}
-		if err := rows.Scan(&oid, &con.Name, &kind, &con.Valid, &con.Columns, &con.RefTable, &def); err != nil {
+		if err := rows.Scan(&oid, &con.Name, &kind, &con.Valid, &con.Columns, &con.RefTable, &con.RefColumns, &def, &con.IndexDef); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		con.Kind = map[string]string{"c": "check", "f": "foreign", "u": "unique", "p": "primary", "x": "exclude"}[kind]
+		con.Def = def
 		if con.Kind == "check" {
 			con.NotNullOf = notNullCheckOf(def)
 		}
@@ -128,7 +135,7 @@ WHERE con.contype IN ('c', 'f', 'u', 'p', 'x') AND `+userNS+` ORDER BY con.conre
 	rows, err = q.Query(ctx, `SELECT n.nspname || '.' || ic.relname, n.nspname || '.' || c.relname, i.indisunique,
     (SELECT array_agg(coalesce(a.attname, '') ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0),
-    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL
+    i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, pg_get_indexdef(i.indexrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
@@ -139,7 +146,7 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexre
 	for rows.Next() {
 		ix := &lint.Index{}
 		var special bool
-		if err := rows.Scan(&ix.Name, &ix.Table, &ix.Unique, &ix.Columns, &special); err != nil {
+		if err := rows.Scan(&ix.Name, &ix.Table, &ix.Unique, &ix.Columns, &special, &ix.Def); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -177,6 +184,61 @@ WHERE t.typtype IN ('e', 'd') AND `+userNS, stateSchema)
 	}
 	rows.Close()
 	return s, rows.Err()
+}
+
+// columnDependentsSQL lists, per table column, what depends on it in
+// pg_depend apart from what the column swap carries itself: the table's
+// indexes and its constraints (copied or re-created by the plan from
+// their definitions, and checked by name in the swap guard), sequences
+// it owns (their ownership or identity moves to the new column) and its
+// own default.
+// Views and materialized views are named as such rather than by their
+// _RETURN rule.
+const columnDependentsSQL = `SELECT d.refobjid, a.attname,
+    CASE WHEN d.classid = 'pg_rewrite'::regclass AND rw.rulename = '_RETURN' THEN
+           CASE ev.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || evn.nspname || '.' || ev.relname
+         WHEN d.classid = 'pg_attrdef'::regclass THEN
+           'generated column ' || (SELECT ga.attname FROM pg_attribute ga WHERE ga.attrelid = ad.adrelid AND ga.attnum = ad.adnum)
+           || ' of ' || n.nspname || '.' || c.relname
+         ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_depend d
+JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
+LEFT JOIN pg_class ev ON ev.oid = rw.ev_class LEFT JOIN pg_namespace evn ON evn.oid = ev.relnamespace
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
+LEFT JOIN pg_class oc ON d.classid = 'pg_class'::regclass AND oc.oid = d.objid
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND c.relkind IN ('r', 'p')
+  AND d.classid <> 'pg_constraint'::regclass
+  AND NOT (d.classid = 'pg_attrdef'::regclass AND ad.adrelid = d.refobjid AND ad.adnum = d.refobjsubid)
+  AND NOT coalesce(tg.tgisinternal, false)
+  AND NOT (d.classid = 'pg_class'::regclass AND oc.relkind IN ('S', 'i', 'I'))
+  AND ` + userNSColumns + `
+ORDER BY 1, 2, 3`
+
+// userNSColumns is LoadSchema's filter of user schemas, on n.
+const userNSColumns = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'`
+
+// loadDependents fills Column.Dependents of the tables in byOID.
+func loadDependents(ctx context.Context, q querier, byOID map[uint32]*lint.Table) error {
+	rows, err := q.Query(ctx, columnDependentsSQL)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var oid uint32
+		var col, what string
+		if err := rows.Scan(&oid, &col, &what); err != nil {
+			return err
+		}
+		c := byOID[oid].Column(col)
+		if c != nil && !contains(c.Dependents, what) {
+			c.Dependents = append(c.Dependents, what)
+		}
+	}
+	return rows.Err()
 }
 
 // typeMods decodes atttypmod into the modifiers the model keeps.

@@ -315,6 +315,15 @@ func runApply(c *cli.Context) error {
 		return dryRun(ctx, c, pool, id, build)
 	}
 
+	// A refused plan leaves the database as it was, journal included:
+	// unless the migration is in the journal already (a resume), plan it
+	// before Open creates the journal.
+	if !inJournal(ctx, pool, c.String("state-schema"), id) {
+		if _, err := build(); err != nil {
+			return err
+		}
+	}
+
 	progress := newProgressOutput(c.App.Writer, c.App.ErrWriter)
 	cfg := runConfig(c, progress)
 	cfg.Complete = c.Bool("complete")
@@ -365,6 +374,21 @@ func runApply(c *cli.Context) error {
 		return runError(c, "apply", m, err, "migrate apply "+strings.Join(names, " "))
 	}
 	return report(c, m, out)
+}
+
+// inJournal reports whether migration id is recorded in the journal
+// (false also when there is no journal yet or it cannot be read).
+func inJournal(ctx context.Context, pool *pgxpool.Pool, stateSchema, id string) bool {
+	all, err := migrate.ListMigrations(ctx, pool, stateSchema)
+	if err != nil {
+		return false
+	}
+	for _, m := range all {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // report says how a run ended: done, or expanded and what complete will do.

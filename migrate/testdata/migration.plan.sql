@@ -72,7 +72,7 @@ COMMIT;
 -- from testdata/migration.sql:8:1
 -- transaction 1: split out: its own short transaction: at most one strong lock per step, under a short lock_timeout
 -- lock: SHARE ROW EXCLUSIVE on app.Users (blocks writes)
--- undo: DROP TRIGGER IF EXISTS "_migrate_sync_Users_name" ON app."Users";
+-- undo: DROP TRIGGER IF EXISTS "~_migrate_sync_Users_name" ON app."Users";
          DROP FUNCTION IF EXISTS app."_migrate_sync_Users_name"();
 BEGIN;
 SET LOCAL lock_timeout = '2s';
@@ -93,7 +93,7 @@ BEGIN
   RETURN NEW;
 END
 $migrate$;
-CREATE TRIGGER "_migrate_sync_Users_name" BEFORE INSERT OR UPDATE ON app."Users" FOR EACH ROW EXECUTE FUNCTION app."_migrate_sync_Users_name"();
+CREATE TRIGGER "~_migrate_sync_Users_name" BEFORE INSERT OR UPDATE ON app."Users" FOR EACH ROW EXECUTE FUNCTION app."_migrate_sync_Users_name"();
 COMMIT;
 
 -- === backfill ===
@@ -166,30 +166,80 @@ SET LOCAL lock_timeout = '2s';
 SET LOCAL statement_timeout = '30s';
 DO $migrate$
 DECLARE
+  att int2;
   missing text;
   def text;
+  seq regclass;
 BEGIN
+  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND NOT attisdropped;
   SELECT string_agg(name, ', ') INTO missing FROM (
     SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE i.indrelid = 'app."Users"'::regclass AND (SELECT attnum FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND NOT attisdropped) = ANY (i.indkey::int2[])
-    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = 'app."Users"'::regclass AND contype <> 'n' AND (SELECT attnum FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND NOT attisdropped) = ANY (conkey)
+    WHERE i.indrelid = 'app."Users"'::regclass AND att = ANY (i.indkey::int2[])
+    UNION SELECT c.relname::text FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = 'app."Users"'::regclass AND d.refobjsubid = att AND c.relkind IN ('i', 'I')
+    UNION SELECT conname::text FROM pg_constraint WHERE conrelid = 'app."Users"'::regclass AND contype <> 'n' AND att = ANY (conkey)
+    UNION SELECT conname::text FROM pg_constraint WHERE confrelid = 'app."Users"'::regclass AND contype = 'f' AND att = ANY (confkey)
+    UNION SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
+    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = 'app."Users"'::regclass AND d.refobjsubid = att
+      AND d.classid NOT IN ('pg_class'::regclass, 'pg_constraint'::regclass)
+      AND NOT (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = 'app."Users"'::regclass AND adnum = att))
+      AND NOT (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgisinternal))
   ) s WHERE name NOT IN ('');
   IF missing IS NOT NULL THEN
-    RAISE EXCEPTION 'migrate: dropping % would also drop %, which the plan did not copy; re-plan with the migration that created them', 'name', missing;
+    RAISE EXCEPTION 'migrate: dropping % would also drop or be blocked by %, which the plan did not carry; re-plan against the database', 'name', missing;
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND attnotnull) THEN
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attnum = att AND attnotnull) THEN
     RAISE EXCEPTION 'migrate: % is NOT NULL but the plan did not carry that over; re-plan with the migration that created the table', 'name';
   END IF;
-  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-  WHERE d.adrelid = 'app."Users"'::regclass AND a.attname = 'name';
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attnum = att AND attidentity <> '') THEN
+    RAISE EXCEPTION 'migrate: % is an identity column but the plan did not carry the identity over; re-plan against the database', 'name';
+  END IF;
+  SELECT pg_get_expr(d.adbin, d.adrelid) INTO def FROM pg_attrdef d WHERE d.adrelid = 'app."Users"'::regclass AND d.adnum = att;
   IF def IS NOT NULL THEN
     EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', 'app."Users"'::regclass, 'full_name', def);
   END IF;
+  -- A sequence the old column owns (serial) would go with it, and the
+  -- default copied above depends on it.
+  FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+    WHERE d.classid = 'pg_class'::regclass AND d.refobjid = 'app."Users"'::regclass AND d.refobjsubid = att AND d.deptype = 'a' AND c.relkind = 'S'
+  LOOP
+    EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, 'app."Users"'::regclass, 'full_name');
+  END LOOP;
 END
 $migrate$;
-DROP TRIGGER "_migrate_sync_Users_name" ON app."Users";
+DROP TRIGGER "~_migrate_sync_Users_name" ON app."Users";
 DROP FUNCTION app."_migrate_sync_Users_name"();
+DO $migrate$
+DECLARE
+  later text := '';
+  att int2;
+  r record;
+  seq regclass;
+  lv bigint;
+  called boolean;
+BEGIN
+  SELECT attnum INTO att FROM pg_attribute WHERE attrelid = 'app."Users"'::regclass AND attname = 'name' AND NOT attisdropped;
+  SELECT later || CASE WHEN col_description('app."Users"'::regclass, att) IS NULL THEN ''
+      ELSE format(E'COMMENT ON COLUMN %s.%I IS %L;\n', 'app."Users"'::regclass, 'full_name', col_description('app."Users"'::regclass, att)) END
+    || CASE WHEN a.attstattarget >= 0 THEN format(E'ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s;\n', 'app."Users"'::regclass, 'full_name', a.attstattarget) ELSE '' END
+    || coalesce((SELECT string_agg(format(E'GRANT %s (%I) ON %s TO %s%s;\n', x.privilege_type, 'full_name', 'app."Users"'::regclass,
+         CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+         CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '') FROM aclexplode(a.attacl) x), '')
+    || coalesce((SELECT format(E'ALTER TABLE %s REPLICA IDENTITY USING INDEX %I;\n', 'app."Users"'::regclass, c.relname)
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+         WHERE i.indrelid = 'app."Users"'::regclass AND i.indisreplident AND t.relreplident = 'i' AND att = ANY (i.indkey::int2[])), '')
+    INTO later FROM pg_attribute a WHERE a.attrelid = 'app."Users"'::regclass AND a.attnum = att;
+  PERFORM set_config('migrate.swap_restore', later, true);
+END
+$migrate$;
 ALTER TABLE app."Users" DROP COLUMN name;
+DO $migrate$
+BEGIN
+  IF current_setting('migrate.swap_restore', true) <> '' THEN
+    EXECUTE current_setting('migrate.swap_restore');
+  END IF;
+END
+$migrate$;
 COMMIT;
 
 -- step 15: drop column accounts.created once no running code uses it
