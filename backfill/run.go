@@ -52,6 +52,7 @@ type runner struct {
 	tbl      *table
 	key      []keyCol // nil: ctid ranges
 	intKey   bool     // one integer key column: progress by key space
+	keyRange string   // the condition bounding the walk on the key's leading column; "" for none
 	sets     []assignment
 	pred     string // idempotency predicate
 	spec     spec
@@ -145,11 +146,24 @@ func (r *runner) describe(ctx context.Context) error {
 	}
 	r.tbl = tbl
 	r.stats.Table = tbl.name
-	key, err := chooseKey(ctx, r.pool, tbl, r.job.Key)
+	var prefer []string
+	for _, k := range r.job.Ranges {
+		prefer = append(prefer, k.Column)
+	}
+	key, err := chooseKey(ctx, r.pool, tbl, r.job.Key, prefer)
 	if err != nil {
 		return err
 	}
 	r.key = key
+	if key != nil {
+		for _, k := range r.job.Ranges {
+			if k.Column == key[0].name {
+				r.keyRange = k.condition(tbl.ident + "." + key[0].ident)
+				break
+			}
+		}
+	}
+	r.stats.KeyRange = r.keyRange
 	if key == nil {
 		if tbl.kind != 'r' {
 			return invalidf("%s is partitioned and has no primary key or unique NOT NULL index: give a key", tbl.name)
@@ -192,7 +206,8 @@ func (r *runner) describe(ctx context.Context) error {
 			names[i] = k.name
 		}
 	}
-	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where), Delete: r.job.Delete}
+	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where), Delete: r.job.Delete,
+		Range: r.keyRange}
 	r.stats.KeyColumns = names
 	r.sql = r.buildSQL()
 
@@ -299,14 +314,21 @@ func (r *runner) buildSQL() statements {
 	// batch (no lower bound) and the others share numbering.
 	upTo := row + " <= " + params(1)
 	after := row + " > " + params(n+1)
+	// Every statement of the walk stays inside the key range, so the first
+	// batch starts at its start and the frozen bound is its largest key.
+	inRange, whereRange := "", ""
+	if r.keyRange != "" {
+		inRange, whereRange = " AND "+r.keyRange, " WHERE "+r.keyRange
+	}
+	upTo += inRange
 	s.boundaryFirst = sel + " WHERE " + upTo + " ORDER BY " + order + fmt.Sprintf(" OFFSET $%d LIMIT 1", n+1)
 	s.boundary = sel + " WHERE " + upTo + " AND " + after + " ORDER BY " + order + fmt.Sprintf(" OFFSET $%d LIMIT 1", 2*n+1)
 	s.updateFirst = update + upTo + " AND " + filter
 	s.update = update + upTo + " AND " + after + " AND " + filter
 	s.countFirst = "SELECT count(*) FROM " + r.tbl.ident + " WHERE " + upTo
 	s.count = "SELECT count(*) FROM " + r.tbl.ident + " WHERE " + upTo + " AND " + after
-	s.hi = sel + " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
-	s.lo = sel + " ORDER BY " + order + " LIMIT 1"
+	s.hi = sel + whereRange + " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
+	s.lo = sel + whereRange + " ORDER BY " + order + " LIMIT 1"
 	return s
 }
 
