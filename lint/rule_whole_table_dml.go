@@ -75,9 +75,9 @@ var ruleWholeTableDML = register(&Rule{
 		pass.Report(Finding{
 			Severity: severity,
 			Message:  msg,
-			Locks:   pass.locks(),
-			Scan:    true,
-			Fix:     fix,
+			Locks:    pass.locks(),
+			Scan:     true,
+			Fix:      fix,
 		})
 	},
 })

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/migrate-tool/migrate/backfill"
 	"github.com/migrate-tool/migrate/lint"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -111,6 +112,9 @@ type BackfillSpec struct {
 	// updating them. The backfiller must support it before such a plan can
 	// be applied.
 	Delete bool
+	// Ranges are the key bounds Where implies: the walk covers only the
+	// range on its key's leading column (empty: the whole key range).
+	Ranges []backfill.KeyRange `json:",omitempty"`
 }
 
 // Source locates the statement a step or refusal comes from.
@@ -155,6 +159,9 @@ type Options struct {
 	// it, a table or column the files never create is unknown, and steps
 	// that depend on its facts say so (Step.Assumes).
 	Live bool
+	// Batch is the most rows an UPDATE or DELETE bounded by key may reach
+	// and still run as written (0: backfill.DefaultBatch).
+	Batch int
 }
 
 // Rules under which the planner refuses statements; the names are the
