@@ -218,6 +218,7 @@ func Build(stmts []*lint.Statement, schema *lint.Schema, opts Options) (*Plan, e
 			p.sources[st.Source] = true
 		}
 	}
+	p.stmts = stmts
 	for _, st := range stmts {
 		if st.Node == nil || st.Down || st.Context != "" {
 			continue
@@ -264,6 +265,11 @@ type planner struct {
 	// DEFAULT partition, both needed to attach partitions without a scan.
 	partKeys map[string]*pg_query.PartitionSpec
 	defaults map[string]string
+
+	// stmts are the statements being planned, for recipes that look ahead;
+	// swaps are the key replacements found so far (recipe_keyswap.go).
+	stmts []*lint.Statement
+	swaps map[*pg_query.Constraint]*keySwap
 }
 
 // stepClass picks the timeouts of locks.md §3.1.

@@ -670,7 +670,7 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 	}
 	var irreversible []string
 	for _, s := range m.Steps {
-		if s.Status == StepDone && s.Undo == "" && s.Backfill == nil && !validationOnly(s.SQL) {
+		if s.Status == StepDone && s.Undo == "" && s.Backfill == nil && !validationOnly(s.SQL) && !readOnlyCheck(s.SQL) {
 			irreversible = append(irreversible, fmt.Sprintf("step %d (%s)", s.ID, s.Description))
 		}
 	}
