@@ -40,7 +40,13 @@ type upserter struct {
 	maxFixtureRowID int
 }
 
-func startUpserter(t *testing.T, ctx context.Context, dsn string, rows int) *upserter {
+// upserts are the statements the upserter runs, by the table it writes.
+var upserts = map[string]string{
+	"orders": `INSERT INTO orders (id, tenant) VALUES ($1, $1 % 7) ON CONFLICT (id) DO UPDATE SET n = orders.n + 1`,
+	"users":  `INSERT INTO users (id, email) VALUES ($1::int, 'u' || $1::text || '@example.com') ON CONFLICT (email) DO UPDATE SET id = users.id`,
+}
+
+func startUpserter(t *testing.T, ctx context.Context, dsn, table string, rows int) *upserter {
 	t.Helper()
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
@@ -62,8 +68,7 @@ func startUpserter(t *testing.T, ctx context.Context, dsn string, rows int) *ups
 				if i%4 == 0 {
 					id = rows + 1 + w + 4*i // a new row, never used twice
 				}
-				_, err := pool.Exec(ctx, `INSERT INTO orders (id, tenant) VALUES ($1, $1 % 7)
-ON CONFLICT (id) DO UPDATE SET n = orders.n + 1`, id)
+				_, err := pool.Exec(ctx, upserts[table], id)
 				if err != nil {
 					u.failed.Add(1)
 					u.mu.Lock()
@@ -104,12 +109,12 @@ func TestKeySwap(t *testing.T) {
 	exec1(t, ctx, c.Primary.DSN("tmpl"), "VACUUM ANALYZE")
 	tables := []string{"orders", "users"}
 
-	for _, tc := range []struct{ name, sql string }{
-		{"two statements", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD PRIMARY KEY (id);"},
-		{"one statement", "ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD PRIMARY KEY (id);"},
-		{"in between", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD COLUMN extra int;\nALTER TABLE orders ADD PRIMARY KEY (id);"},
-		{"named", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD CONSTRAINT orders_id_pk PRIMARY KEY (id) INCLUDE (tenant);"},
-		{"unique", "ALTER TABLE users DROP CONSTRAINT users_email_key;\nALTER TABLE users ADD UNIQUE (email);"},
+	for _, tc := range []struct{ name, table, sql string }{
+		{"two statements", "orders", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD PRIMARY KEY (id);"},
+		{"one statement", "orders", "ALTER TABLE orders DROP CONSTRAINT orders_pkey, ADD PRIMARY KEY (id);"},
+		{"in between", "orders", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD COLUMN extra int;\nALTER TABLE orders ADD PRIMARY KEY (id);"},
+		{"named", "orders", "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD CONSTRAINT orders_id_pk PRIMARY KEY (id) INCLUDE (tenant);"},
+		{"unique", "users", "ALTER TABLE users DROP CONSTRAINT users_email_key;\nALTER TABLE users ADD UNIQUE (email);"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writeMigration(t, "keyswap", tc.sql)
@@ -118,7 +123,11 @@ func TestKeySwap(t *testing.T) {
 			want := catalogOf(takeSnapshot(t, ctx, c.Primary.DSN(naive), tables, nil))
 
 			planned := e.db(t, ctx, "planned")
-			u := startUpserter(t, ctx, c.Primary.DSN(planned), rows)
+			n := rows
+			if tc.table == "users" {
+				n = 1000
+			}
+			u := startUpserter(t, ctx, c.Primary.DSN(planned), tc.table, n)
 			time.Sleep(300 * time.Millisecond)
 			res := e.migrateCmd(ctx, planned, applyArgs(file)...)
 			time.Sleep(300 * time.Millisecond)
@@ -146,7 +155,7 @@ func TestKeySwap(t *testing.T) {
 			for id := range u.committedAbove {
 				ids = append(ids, int32(id))
 			}
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM unnest($1::int[]) i WHERE NOT EXISTS (SELECT 1 FROM orders WHERE id = i)`, ids).Scan(&missing); err != nil {
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM unnest($1::int[]) i WHERE NOT EXISTS (SELECT 1 FROM `+tc.table+` WHERE id = i)`, ids).Scan(&missing); err != nil {
 				t.Fatal(err)
 			}
 			if missing > 0 {
@@ -154,6 +163,26 @@ func TestKeySwap(t *testing.T) {
 			}
 		})
 	}
+
+	// A bounded change of 99 rows is one batch (defect 7), and ends as naive.
+	t.Run("bounded update", func(t *testing.T) {
+		sql := "UPDATE orders SET status = 'x' WHERE id < 100;"
+		naive := e.db(t, ctx, "upd_naive")
+		exec1(t, ctx, c.Primary.DSN(naive), sql)
+		want := takeSnapshot(t, ctx, c.Primary.DSN(naive), []string{"orders"}, nil)
+		planned := e.db(t, ctx, "upd_planned")
+		res := e.migrateCmd(ctx, planned, applyArgs(writeMigration(t, "bounded", sql))...)
+		if res.code != 0 {
+			t.Fatalf("apply: %s", res)
+		}
+		if !strings.Contains(res.stdout+res.stderr, "batches=1 ") {
+			t.Errorf("want the backfill done in one batch:\n%s", res)
+		}
+		got := takeSnapshot(t, ctx, c.Primary.DSN(planned), []string{"orders"}, nil)
+		if d := want.diff(got, nil); len(d) > 0 {
+			t.Errorf("planned end state differs from the naive one:\n  %s", strings.Join(d, "\n  "))
+		}
+	})
 
 	// As written, the drop fails with 2BP01 when a foreign key depends on
 	// the key: the plan must fail the same way before it changes anything.
