@@ -100,3 +100,28 @@ func TestKeyRangeBoundsWalk(t *testing.T) {
 		}
 	})
 }
+
+// The progress of a walk over a key range counts the range, not the table.
+func TestKeyRangeProgressTotal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test; -short")
+	}
+	c := pgtest.Start(t, pgtest.Options{NoStandby: true})
+	ctx := ctxFor(t, 2*time.Minute)
+	pool, err := c.Primary.Pool(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	makeTable(t, pool, "ranged", 100_000)
+	var last backfill.Progress
+	_, err = backfill.Run(ctx, pool, backfill.Job{Table: "ranged", Set: "v = id * 2", Where: "id < 3000",
+		Ranges: []backfill.KeyRange{{Column: "id", Upper: "3000"}}, Batch: 1000, BatchFixed: true},
+		backfill.WithProgress(func(p backfill.Progress) { last = p }), backfill.WithProgressInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Total < 1500 || last.Total > 6000 || last.Fraction != 1 {
+		t.Errorf("final progress total %d, fraction %.3f: want about 3000 rows, 1", last.Total, last.Fraction)
+	}
+}

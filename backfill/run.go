@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -438,7 +439,31 @@ func (r *runner) loadOrStart(ctx context.Context) (bool, error) {
 		// Never analyzed: guess from the size at a typical 100 rows a page.
 		r.total = r.tbl.pages * 100
 	}
+	if r.keyRange != "" {
+		// The walk covers the range only: the planner's estimate of the
+		// rows in it is the better total.
+		if n, ok := r.estimateRows(ctx, r.keyRange); ok {
+			r.total = n
+		}
+	}
 	return false, nil
+}
+
+// estimateRows is the planner's row estimate for a condition on the table.
+func (r *runner) estimateRows(ctx context.Context, cond string) (int64, bool) {
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	var raw []byte
+	if err := r.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) SELECT FROM "+r.tbl.ident+" WHERE "+cond).Scan(&raw); err != nil {
+		return 0, false
+	}
+	if err := json.Unmarshal(raw, &plan); err != nil || len(plan) != 1 {
+		return 0, false
+	}
+	return int64(plan[0].Plan.Rows), true
 }
 
 // freeze reads the bounds the job will stop at: rows inserted after this
