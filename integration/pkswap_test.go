@@ -164,6 +164,27 @@ func TestKeySwap(t *testing.T) {
 		})
 	}
 
+	// Killed at any step and run again, the swap ends as naive does.
+	t.Run("crash and resume", func(t *testing.T) {
+		sql := "ALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD PRIMARY KEY (id);"
+		file := writeMigration(t, "keyswap_crash", sql)
+		naive := e.db(t, ctx, "crash_naive")
+		exec1(t, ctx, c.Primary.DSN(naive), sql)
+		want := catalogOf(takeSnapshot(t, ctx, c.Primary.DSN(naive), tables, nil))
+		for k := 1; k <= 3; k++ {
+			db := e.db(t, ctx, "crash")
+			log, killed := e.killAtStep(t, ctx, db, k, time.Duration(k*20)*time.Millisecond, applyArgs(file)...)
+			res := e.migrateCmd(ctx, db, applyArgs(file)...)
+			if res.code != 0 {
+				t.Fatalf("re-run after SIGKILL at step %d (killed %v): %s\nfirst run:\n%s", k, killed, res, log)
+			}
+			got := catalogOf(takeSnapshot(t, ctx, c.Primary.DSN(db), tables, nil))
+			if d := want.diff(got, nil); len(d) > 0 {
+				t.Errorf("after SIGKILL at step %d and resume the catalog differs from the naive one:\n  %s", k, strings.Join(d, "\n  "))
+			}
+		}
+	})
+
 	// A bounded change of 99 rows is one batch (defect 7), and ends as naive.
 	t.Run("bounded update", func(t *testing.T) {
 		sql := "UPDATE orders SET status = 'x' WHERE id < 100;"
