@@ -251,7 +251,9 @@ func (s *Schema) KeyColumns(table string) []string {
 		}
 	}
 	for _, ix := range s.IndexesOn(t.Name) {
-		if ix.Unique && !ix.Only {
+		// "" marks an expression, or (from the live catalog) a partial
+		// index, which bounds nothing outside its predicate.
+		if ix.Unique && !ix.Only && !contains(ix.Columns, "") {
 			add(ix.Columns)
 		}
 	}
