@@ -129,3 +129,17 @@ func stepsText(p *Plan) string {
 	}
 	return b.String()
 }
+
+// In a transaction of the source the swap stays undoable as a whole: the
+// read-only check needs no undo.
+func TestKeySwapInGroup(t *testing.T) {
+	p := planKeys(t, "BEGIN;\nALTER TABLE orders DROP CONSTRAINT orders_pkey;\nALTER TABLE orders ADD PRIMARY KEY (id);\nCOMMIT;")
+	if stepIndex(p, "USING INDEX _migrate_swap_") < 0 {
+		t.Fatalf("not planned as a swap:\n%s", stepsText(p))
+	}
+	for _, g := range p.Groups {
+		if len(g.Irreversible) > 0 {
+			t.Errorf("group %d: steps %v counted irreversible:\n%s", g.ID, g.Irreversible, stepsText(p))
+		}
+	}
+}
