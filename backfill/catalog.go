@@ -97,7 +97,7 @@ func (t *table) lookup(name string) (column, bool) {
 // chooseKey returns the columns to walk the table by: the ones asked for,
 // else the primary key, else the narrowest unique NOT NULL btree index.
 // No key (and no error) means the table has none and ctid ranges are used.
-func chooseKey(ctx context.Context, pool *pgxpool.Pool, t *table, want []string) ([]keyCol, error) {
+func chooseKey(ctx context.Context, pool *pgxpool.Pool, t *table, want, prefer []string) ([]keyCol, error) {
 	rows, err := pool.Query(ctx, `
 SELECT i.indisprimary, i.indisunique,
        array_agg(a.attname ORDER BY k.ord), bool_and(a.attnotnull)
@@ -154,8 +154,16 @@ ORDER BY i.indisprimary DESC, count(*), i.indexrelid`, t.oid)
 			return nil, invalidf("no btree index of %s starts with the key (%s)", t.name, strings.Join(names, ", "))
 		}
 	} else {
+		// A key led by a column the job has a range on walks only that
+		// range; among those, and then among all, the primary key first.
 		for _, x := range idx {
-			if x.unique && x.notNull {
+			if x.unique && x.notNull && slices.Contains(prefer, x.cols[0]) {
+				names = x.cols
+				break
+			}
+		}
+		for _, x := range idx {
+			if names == nil && x.unique && x.notNull {
 				names = x.cols
 				break
 			}

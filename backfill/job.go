@@ -39,6 +39,15 @@ type Job struct {
 	Where string   // optional: only rows matching this SQL predicate are updated (or deleted)
 	Key   []string // columns to walk the table by; empty: the primary key, else a unique NOT NULL index, else ctid ranges
 
+	// Ranges are bounds that Where implies on single columns (id < 100).
+	// The walk covers only the range on the leading column of its key:
+	// its first batch starts at the range's start and its frozen upper
+	// bound is min(max(key), the range's end). With no Key given, a key
+	// led by a column that has a range is preferred. A range on no key
+	// column changes nothing; Where alone decides which rows change, so a
+	// range wider than Where is harmless and a narrower one a bug.
+	Ranges []KeyRange
+
 	// Delete makes the job delete the rows matching Where instead of
 	// updating them, by the same walk. No Where deletes every row that
 	// existed when the job started. A deleted row cannot match again, so
@@ -63,6 +72,36 @@ type Job struct {
 
 	StateSchema string // schema of the backfill_jobs state table ("migrate")
 	Restart     bool   // discard the job's state row and start over
+}
+
+// KeyRange is an interval of one column's values. Lower and Upper are
+// SQL expressions the server compares the column with, as the WHERE
+// clause they come from would (constants: '2024-01-01', 100); an empty
+// one leaves that side open.
+type KeyRange struct {
+	Column                         string // as the catalog spells it, unquoted
+	Lower, Upper                   string
+	LowerInclusive, UpperInclusive bool
+}
+
+// condition renders the range on the column expression col.
+func (k KeyRange) condition(col string) string {
+	var parts []string
+	if strings.TrimSpace(k.Lower) != "" {
+		op := ">"
+		if k.LowerInclusive {
+			op = ">="
+		}
+		parts = append(parts, col+" "+op+" ("+k.Lower+"\n)")
+	}
+	if strings.TrimSpace(k.Upper) != "" {
+		op := "<"
+		if k.UpperInclusive {
+			op = "<="
+		}
+		parts = append(parts, col+" "+op+" ("+k.Upper+"\n)")
+	}
+	return strings.Join(parts, " AND ")
 }
 
 // Defaults used for zero Job fields.
@@ -133,6 +172,16 @@ func (j Job) validate() error {
 	for _, k := range j.Key {
 		if strings.TrimSpace(k) == "" {
 			return invalidf("empty key column")
+		}
+	}
+	for _, k := range j.Ranges {
+		if strings.TrimSpace(k.Column) == "" || strings.TrimSpace(k.Lower) == "" && strings.TrimSpace(k.Upper) == "" {
+			return invalidf("a key range needs a column and at least one bound")
+		}
+		for _, b := range []string{k.Lower, k.Upper} {
+			if err := checkFragment(b); err != nil {
+				return invalidf("key range of %s: %v", k.Column, err)
+			}
 		}
 	}
 	return nil
@@ -217,6 +266,7 @@ type Stats struct {
 	TotalRows  int64         // rows changed by the job over all its runs
 	BatchSize  int           // the batch size when the run ended
 	KeyColumns []string      // what the table was walked by ("ctid" for page ranges)
+	KeyRange   string        // the condition that bounded the walk (from Job.Ranges); empty: the whole key range
 }
 
 // Gate is the lag gate a job waits for before each batch. *throttle.Gate

@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -52,6 +53,7 @@ type runner struct {
 	tbl      *table
 	key      []keyCol // nil: ctid ranges
 	intKey   bool     // one integer key column: progress by key space
+	keyRange string   // the condition bounding the walk on the key's leading column; "" for none
 	sets     []assignment
 	pred     string // idempotency predicate
 	spec     spec
@@ -145,11 +147,24 @@ func (r *runner) describe(ctx context.Context) error {
 	}
 	r.tbl = tbl
 	r.stats.Table = tbl.name
-	key, err := chooseKey(ctx, r.pool, tbl, r.job.Key)
+	var prefer []string
+	for _, k := range r.job.Ranges {
+		prefer = append(prefer, k.Column)
+	}
+	key, err := chooseKey(ctx, r.pool, tbl, r.job.Key, prefer)
 	if err != nil {
 		return err
 	}
 	r.key = key
+	if key != nil {
+		for _, k := range r.job.Ranges {
+			if k.Column == key[0].name {
+				r.keyRange = k.condition(tbl.ident + "." + key[0].ident)
+				break
+			}
+		}
+	}
+	r.stats.KeyRange = r.keyRange
 	if key == nil {
 		if tbl.kind != 'r' {
 			return invalidf("%s is partitioned and has no primary key or unique NOT NULL index: give a key", tbl.name)
@@ -192,7 +207,8 @@ func (r *runner) describe(ctx context.Context) error {
 			names[i] = k.name
 		}
 	}
-	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where), Delete: r.job.Delete}
+	r.spec = spec{Table: tbl.name, Key: names, Set: strings.TrimSpace(r.job.Set), Where: strings.TrimSpace(r.job.Where), Delete: r.job.Delete,
+		Range: r.keyRange}
 	r.stats.KeyColumns = names
 	r.sql = r.buildSQL()
 
@@ -299,14 +315,21 @@ func (r *runner) buildSQL() statements {
 	// batch (no lower bound) and the others share numbering.
 	upTo := row + " <= " + params(1)
 	after := row + " > " + params(n+1)
+	// Every statement of the walk stays inside the key range, so the first
+	// batch starts at its start and the frozen bound is its largest key.
+	inRange, whereRange := "", ""
+	if r.keyRange != "" {
+		inRange, whereRange = " AND "+r.keyRange, " WHERE "+r.keyRange
+	}
+	upTo += inRange
 	s.boundaryFirst = sel + " WHERE " + upTo + " ORDER BY " + order + fmt.Sprintf(" OFFSET $%d LIMIT 1", n+1)
 	s.boundary = sel + " WHERE " + upTo + " AND " + after + " ORDER BY " + order + fmt.Sprintf(" OFFSET $%d LIMIT 1", 2*n+1)
 	s.updateFirst = update + upTo + " AND " + filter
 	s.update = update + upTo + " AND " + after + " AND " + filter
 	s.countFirst = "SELECT count(*) FROM " + r.tbl.ident + " WHERE " + upTo
 	s.count = "SELECT count(*) FROM " + r.tbl.ident + " WHERE " + upTo + " AND " + after
-	s.hi = sel + " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
-	s.lo = sel + " ORDER BY " + order + " LIMIT 1"
+	s.hi = sel + whereRange + " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
+	s.lo = sel + whereRange + " ORDER BY " + order + " LIMIT 1"
 	return s
 }
 
@@ -416,7 +439,31 @@ func (r *runner) loadOrStart(ctx context.Context) (bool, error) {
 		// Never analyzed: guess from the size at a typical 100 rows a page.
 		r.total = r.tbl.pages * 100
 	}
+	if r.keyRange != "" {
+		// The walk covers the range only: the planner's estimate of the
+		// rows in it is the better total.
+		if n, ok := r.estimateRows(ctx, r.keyRange); ok {
+			r.total = n
+		}
+	}
 	return false, nil
+}
+
+// estimateRows is the planner's row estimate for a condition on the table.
+func (r *runner) estimateRows(ctx context.Context, cond string) (int64, bool) {
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	var raw []byte
+	if err := r.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) SELECT FROM "+r.tbl.ident+" WHERE "+cond).Scan(&raw); err != nil {
+		return 0, false
+	}
+	if err := json.Unmarshal(raw, &plan); err != nil || len(plan) != 1 {
+		return 0, false
+	}
+	return int64(plan[0].Plan.Rows), true
 }
 
 // freeze reads the bounds the job will stop at: rows inserted after this

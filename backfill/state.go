@@ -39,6 +39,9 @@ type spec struct {
 	// omitempty keeps the hash of every update job what it was before
 	// delete jobs existed, so their state rows still resume.
 	Delete bool `json:"delete,omitempty"`
+	// Range is the key range the walk is limited to; omitempty keeps the
+	// hash of unbounded jobs what it was.
+	Range string `json:"range,omitempty"`
 }
 
 func (s spec) hash() string {
@@ -54,6 +57,9 @@ func (s spec) String() string {
 	}
 	if s.Where != "" {
 		out += fmt.Sprintf(", where %q", s.Where)
+	}
+	if s.Range != "" {
+		out += fmt.Sprintf(", key range %q", s.Range)
 	}
 	return out
 }

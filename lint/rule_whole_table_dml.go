@@ -34,17 +34,32 @@ var ruleWholeTableDML = register(&Rule{
 			return
 		}
 		table := RangeVarName(rel)
-		if !relExisting(pass, table) || BoundedByKey(where) {
+		if !relExisting(pass, table) {
+			return
+		}
+		bound, reach := BoundByKey(where, pass.Schema.KeyColumns(table))
+		if reach == ReachBounded {
 			return
 		}
 		q := displayQuoted(table)
 		why := "has no WHERE clause"
 		if where != nil {
-			why = "has a WHERE clause that does not bound the rows by key (no column compared with a constant by =, IN, BETWEEN or a closed range)"
+			why = "has a WHERE clause that does not bound the rows by key (no key column compared with a constant by =, IN, BETWEEN or a closed range)"
 		}
 		msg := verb + " on existing table " + q + " " + why + ", so it touches every row (or an unknown share of them) in one transaction: " +
 			"ROW EXCLUSIVE plus a row lock on every changed row until commit, one burst of WAL and replica lag, and dead tuples for the whole table; " +
 			"run it as a batched, throttled backfill outside the migration"
+		severity := Severity(0) // the rule's
+		if reach == ReachOneSided {
+			// The bound limits the key range a batched walk covers, but not
+			// the number of rows: below or above it may lie most of the
+			// table. Not certain to be whole-table, so not an error.
+			severity = SeverityWarning
+			msg = verb + " on existing table " + q + " bounds its key " + QuoteIdent(bound.Column) + " on one side only, " +
+				"so it changes every row on that side in one transaction, which may be most of the table: " +
+				"ROW EXCLUSIVE plus a row lock on every changed row until commit, and WAL and dead tuples in proportion; " +
+				"run it as a batched backfill over that key range ('migrate apply' plans it so), or bound the key on both sides"
+		}
 		var fix string
 		if u := st.Node.GetUpdateStmt(); u != nil {
 			fix = backfillCommand(table, u, where)
@@ -58,10 +73,11 @@ var ruleWholeTableDML = register(&Rule{
 				"# or let 'migrate apply' plan it: it runs this DELETE as a batched delete job"
 		}
 		pass.Report(Finding{
-			Message: msg,
-			Locks:   pass.locks(),
-			Scan:    true,
-			Fix:     fix,
+			Severity: severity,
+			Message:  msg,
+			Locks:    pass.locks(),
+			Scan:     true,
+			Fix:      fix,
 		})
 	},
 })
@@ -90,67 +106,6 @@ func backfillCommand(table string, u *pg_query.UpdateStmt, where *pg_query.Node)
 		b.WriteString("\n# the UPDATE uses FROM or multi-column assignments: write each --set expression as a scalar subquery on the other table")
 	}
 	return b.String()
-}
-
-// BoundedByKey reports whether a WHERE clause limits the rows by a key
-// known up front: some AND-ed condition compares a column with constants
-// by =, = ANY, IN, BETWEEN, or a lower and an upper bound on the same
-// column. Anything else (no WHERE, IS NULL, a one-sided range, a
-// subquery) is treated as possibly the whole table.
-func BoundedByKey(where *pg_query.Node) bool {
-	if where == nil {
-		return false
-	}
-	lower, upper := map[string]bool{}, map[string]bool{}
-	for _, c := range conjuncts(where) {
-		e := c.GetAExpr()
-		if e == nil {
-			continue
-		}
-		col, val := e.Lexpr, e.Rexpr
-		op := NameList(e.Name)
-		if columnName(col) == "" && columnName(val) != "" {
-			col, val = val, col
-			op = flipOp(op)
-		}
-		name := columnName(col)
-		if name == "" {
-			continue
-		}
-		switch e.Kind {
-		case pg_query.A_Expr_Kind_AEXPR_OP:
-			if !isConstant(val) {
-				continue
-			}
-			switch op {
-			case "=":
-				return true
-			case ">", ">=":
-				lower[name] = true
-			case "<", "<=":
-				upper[name] = true
-			}
-			if lower[name] && upper[name] {
-				return true
-			}
-		case pg_query.A_Expr_Kind_AEXPR_OP_ANY:
-			if op == "=" && isConstant(val) {
-				return true
-			}
-		case pg_query.A_Expr_Kind_AEXPR_IN:
-			if op != "=" {
-				continue
-			}
-			if l := val.GetList(); l != nil && allConstant(l.Items) {
-				return true
-			}
-		case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM:
-			if l := val.GetList(); l != nil && allConstant(l.Items) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func conjuncts(n *pg_query.Node) []*pg_query.Node {

@@ -218,11 +218,22 @@ type jsonStep struct {
 }
 
 type jsonBackfill struct {
-	Table  string   `json:"table"`
-	Set    string   `json:"set"`
-	Where  string   `json:"where"`
-	Key    []string `json:"key"`
-	Delete bool     `json:"delete"`
+	Table     string         `json:"table"`
+	Set       string         `json:"set"`
+	Where     string         `json:"where"`
+	Key       []string       `json:"key"`
+	Delete    bool           `json:"delete"`
+	KeyRanges []jsonKeyRange `json:"key_ranges,omitempty"`
+}
+
+// jsonKeyRange is one bound of a backfill's walk; empty lower or upper:
+// open on that side.
+type jsonKeyRange struct {
+	Column         string `json:"column"`
+	Lower          string `json:"lower,omitempty"`
+	LowerInclusive bool   `json:"lower_inclusive"`
+	Upper          string `json:"upper,omitempty"`
+	UpperInclusive bool   `json:"upper_inclusive"`
 }
 
 type jsonSource struct {
@@ -254,6 +265,10 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			js.Backfill = &jsonBackfill{Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete}
 			if js.Backfill.Key == nil {
 				js.Backfill.Key = []string{}
+			}
+			for _, kr := range b.Ranges {
+				js.Backfill.KeyRanges = append(js.Backfill.KeyRanges, jsonKeyRange{Column: kr.Column,
+					Lower: kr.Lower, LowerInclusive: kr.LowerInclusive, Upper: kr.Upper, UpperInclusive: kr.UpperInclusive})
 			}
 		}
 		out.Steps = append(out.Steps, js)

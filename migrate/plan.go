@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/migrate-tool/migrate/backfill"
 	"github.com/migrate-tool/migrate/lint"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -111,6 +112,9 @@ type BackfillSpec struct {
 	// updating them. The backfiller must support it before such a plan can
 	// be applied.
 	Delete bool
+	// Ranges are the key bounds Where implies: the walk covers only the
+	// range on its key's leading column (empty: the whole key range).
+	Ranges []backfill.KeyRange `json:",omitempty"`
 }
 
 // Source locates the statement a step or refusal comes from.
@@ -159,6 +163,9 @@ type Options struct {
 	// runner reads it from its connection); "" when unknown, in which case
 	// timestamp <-> timestamptz is planned as the rewrite it may be.
 	TimeZone string
+	// Batch is the most rows an UPDATE or DELETE bounded by key may reach
+	// and still run as written (0: backfill.DefaultBatch).
+	Batch int
 }
 
 // Rules under which the planner refuses statements; the names are the
@@ -216,6 +223,7 @@ func Build(stmts []*lint.Statement, schema *lint.Schema, opts Options) (*Plan, e
 			p.sources[st.Source] = true
 		}
 	}
+	p.stmts = stmts
 	for _, st := range stmts {
 		if st.Node == nil || st.Down || st.Context != "" {
 			continue
@@ -262,6 +270,11 @@ type planner struct {
 	// DEFAULT partition, both needed to attach partitions without a scan.
 	partKeys map[string]*pg_query.PartitionSpec
 	defaults map[string]string
+
+	// stmts are the statements being planned, for recipes that look ahead;
+	// swaps are the key replacements found so far (recipe_keyswap.go).
+	stmts []*lint.Statement
+	swaps map[*pg_query.Constraint]*keySwap
 }
 
 // stepClass picks the timeouts of locks.md §3.1.

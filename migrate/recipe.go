@@ -191,7 +191,8 @@ func (p *planner) alterTable(at *pg_query.AlterTableStmt) {
 		p.passThrough()
 		return
 	}
-	allSimple := true
+	deferred := p.findKeySwaps(at, table, t)
+	allSimple := len(deferred) == 0
 	for _, cn := range at.Cmds {
 		if cmd := cn.GetAlterTableCmd(); cmd != nil && !p.simpleAction(table, t, cmd) {
 			allSimple = false
@@ -233,8 +234,8 @@ func (p *planner) alterTable(at *pg_query.AlterTableStmt) {
 	}
 	for _, cn := range at.Cmds {
 		cmd := cn.GetAlterTableCmd()
-		if cmd == nil {
-			continue
+		if cmd == nil || deferred[cmd] {
+			continue // a dropped key goes in the swap of its replacement
 		}
 		if p.simpleAction(table, t, cmd) {
 			run = append(run, cn)

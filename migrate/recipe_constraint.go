@@ -100,6 +100,10 @@ func (p *planner) addConstraint(at *pg_query.AlterTableStmt, table string, t *li
 			keys = cols
 		}
 		primary := con.Contype == pg_query.ConstrType_CONSTR_PRIMARY
+		if sw := p.swaps[con]; sw != nil {
+			p.swapKey(at, table, t, con, name, keys, sw, ph)
+			return
+		}
 		if t != nil && t.Partitioned {
 			p.refuse(RuleRewrite, "USING INDEX is not supported on partitioned tables; add the constraint to each partition, or accept the outage",
 				addSQL(named), lock(table, lint.AccessExclusive))

@@ -199,17 +199,21 @@ func (p *planner) detachPartition(at *pg_query.AlterTableStmt, table string, cmd
 		lock(table, lint.ShareUpdateExclusive), lock(lint.RangeVarName(pc.Name), lint.AccessExclusive))
 }
 
-// update plans a whole-table UPDATE as a batched backfill; an UPDATE
-// with a WHERE clause passes through as a data change.
+// update plans an UPDATE that may reach more than one batch of rows as a
+// batched backfill, over the key range its WHERE bounds when it does; a
+// smaller one passes through as a data change.
 func (p *planner) update(us *pg_query.UpdateStmt) {
 	table := lint.RangeVarName(us.Relation)
-	// A WHERE that bounds the rows by key is a small change; any other
-	// WHERE (or none) is what lint's whole-table-dml flags, so batch it.
-	if lint.BoundedByKey(us.WhereClause) || p.isNew(p.schema.Table(table)) {
+	dc := p.judgeDataChange(table, us.WhereClause)
+	if dc.asWritten || p.isNew(p.schema.Table(table)) {
 		p.passThrough()
 		return
 	}
 	if len(us.FromClause) > 0 || us.WithClause != nil || len(us.ReturningList) > 0 {
+		if dc.reach == lint.ReachBounded {
+			p.passThrough() // bounded on both sides; it cannot be batched
+			return
+		}
 		p.refuse(RuleDataChange, "a whole-table UPDATE with FROM, WITH or RETURNING cannot be split into batches; "+
 			"rewrite the value as a correlated subquery, or accept one long transaction", p.text(), lock(table, lint.RowExclusive))
 		return
@@ -218,28 +222,45 @@ func (p *planner) update(us *pg_query.UpdateStmt) {
 	for _, n := range us.TargetList {
 		rt := n.GetResTarget()
 		if rt == nil || len(rt.Indirection) > 0 || rt.Val.GetMultiAssignRef() != nil {
+			if dc.reach == lint.ReachBounded {
+				p.passThrough()
+				return
+			}
 			p.refuse(RuleDataChange, "this SET form (multi-column or subscripted assignment) cannot be handed to the backfiller; write one column = expression per target",
 				p.text(), lock(table, lint.RowExclusive))
 			return
 		}
 		set = append(set, qi(rt.Name)+" = "+deparseExpr(rt.Val))
 	}
-	p.addBackfill(table, "whole-table UPDATE as a batched, throttled backfill (short transactions, no long row locks)",
-		&BackfillSpec{Table: qt(table), Set: strings.Join(set, ", "), Where: deparseExpr(us.WhereClause)})
+	desc := "whole-table UPDATE as a batched, throttled backfill (short transactions, no long row locks)"
+	if len(dc.ranges) > 0 {
+		desc = "UPDATE of a key range as a batched, throttled backfill (short transactions, no long row locks)" + walkText(dc.ranges)
+	}
+	p.addBackfill(table, desc,
+		&BackfillSpec{Table: qt(table), Set: strings.Join(set, ", "), Where: deparseExpr(us.WhereClause), Ranges: dc.ranges})
 }
 
-// delete plans a whole-table DELETE as a batched delete job.
+// delete plans a DELETE that may reach more than one batch of rows as a
+// batched delete job, over the key range its WHERE bounds when it does.
 func (p *planner) delete(ds *pg_query.DeleteStmt) {
 	table := lint.RangeVarName(ds.Relation)
-	if lint.BoundedByKey(ds.WhereClause) || p.isNew(p.schema.Table(table)) {
+	dc := p.judgeDataChange(table, ds.WhereClause)
+	if dc.asWritten || p.isNew(p.schema.Table(table)) {
 		p.passThrough()
 		return
 	}
 	if len(ds.UsingClause) > 0 || ds.WithClause != nil || len(ds.ReturningList) > 0 {
+		if dc.reach == lint.ReachBounded {
+			p.passThrough()
+			return
+		}
 		p.refuse(RuleDataChange, "a whole-table DELETE with USING, WITH or RETURNING cannot be split into batches",
 			p.text(), lock(table, lint.RowExclusive))
 		return
 	}
-	p.addBackfill(table, "whole-table DELETE in batches (short transactions, no long row locks)",
-		&BackfillSpec{Table: qt(table), Delete: true, Where: deparseExpr(ds.WhereClause)})
+	desc := "whole-table DELETE in batches (short transactions, no long row locks)"
+	if len(dc.ranges) > 0 {
+		desc = "DELETE of a key range in batches (short transactions, no long row locks)" + walkText(dc.ranges)
+	}
+	p.addBackfill(table, desc, &BackfillSpec{Table: qt(table), Delete: true, Where: deparseExpr(ds.WhereClause), Ranges: dc.ranges})
 }

@@ -644,7 +644,7 @@ func (r *Runner) runBackfill(ctx context.Context, m *Migration, s *StepState) er
 		}
 		r.gate = g
 	}
-	job := backfill.Job{ID: m.ID + "/" + strconv.Itoa(s.ID), Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete,
+	job := backfill.Job{ID: m.ID + "/" + strconv.Itoa(s.ID), Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete, Ranges: b.Ranges,
 		Batch: r.cfg.Backfill.Batch, Rate: r.cfg.Backfill.Rate, LockTimeout: r.cfg.LockTimeout, StateSchema: r.cfg.StateSchema}
 	opts := []backfill.Option{backfill.WithGate(r.gate)}
 	if r.cfg.Backfill.Progress != nil {
@@ -670,7 +670,7 @@ func (r *Runner) Rollback(ctx context.Context, m *Migration) error {
 	}
 	var irreversible []string
 	for _, s := range m.Steps {
-		if s.Status == StepDone && s.Undo == "" && s.Backfill == nil && !validationOnly(s.SQL) {
+		if s.Status == StepDone && s.Undo == "" && s.Backfill == nil && !validationOnly(s.SQL) && !readOnlyCheck(s.SQL) {
 			irreversible = append(irreversible, fmt.Sprintf("step %d (%s)", s.ID, s.Description))
 		}
 	}

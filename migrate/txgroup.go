@@ -159,12 +159,12 @@ func splitReason(s *Step) string {
 }
 
 // undoable reports whether step i of steps can be reversed when its group
-// fails: it has an undo, changes nothing (validation), or only fills a
+// fails: it has an undo, changes nothing (validation, a read-only check), or only fills a
 // column that an earlier step adds and whose undo drops it.
 func undoable(steps []Step, i int) bool {
 	s := &steps[i]
 	switch {
-	case s.Undo != "", s.Backfill == nil && strings.TrimSpace(s.SQL) != "" && validationOnly(s.SQL):
+	case s.Undo != "", s.Backfill == nil && strings.TrimSpace(s.SQL) != "" && (validationOnly(s.SQL) || readOnlyCheck(s.SQL)):
 		return true
 	case s.Backfill == nil || s.Backfill.Delete:
 		return false

@@ -298,7 +298,7 @@ func runApply(c *cli.Context) error {
 			return nil, failedf("apply: reading the schema: %v", err)
 		}
 		plan, err := migrate.Build(stmts, schema, migrate.Options{PGVersion: pgVersion, TimeZone: timeZone,
-			LockTimeout: c.Duration("lock-timeout"), AllowUnsafe: c.StringSlice("allow-unsafe"), Live: true})
+			LockTimeout: c.Duration("lock-timeout"), AllowUnsafe: c.StringSlice("allow-unsafe"), Live: true, Batch: c.Int("batch")})
 		if err != nil {
 			return nil, usageErrorf("apply: %v", err)
 		}

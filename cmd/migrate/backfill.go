@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/migrate-tool/migrate/backfill"
 	"github.com/migrate-tool/migrate/backfill/throttle"
+	"github.com/migrate-tool/migrate/migrate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/schollz/progressbar/v3"
@@ -228,6 +229,7 @@ func backfillJob(c *cli.Context) (backfill.Job, error) {
 	if k := c.String("key"); k != "" {
 		job.Key = splitList(k)
 	}
+	job.Ranges = migrate.KeyRanges(job.Where)
 	return job, nil
 }
 
