@@ -457,7 +457,8 @@ func (e *diffEnv) runPair(t *testing.T, ctx context.Context, worker int, p diffP
 	switch {
 	case naive.err == nil && res.code == 0:
 		problems = append(problems, compareEnd("naive", want, got, p.extraIndexes)...)
-		problems = append(problems, w.unexpectedErrors()...)
+		problems = append(problems, w.unexpectedErrors(ne.appErrs)...)
+		problems = append(problems, w.keylessProblem(hasPrimaryKey(orig, p.table.name), hasPrimaryKey(want, p.table.name))...)
 		problems = append(problems, e.appWritesStillWork(ctx, ne.appErrs, plannedDB, p.table)...)
 	case naive.err == nil && refused:
 		// A refusal must come before the first change.
@@ -527,6 +528,17 @@ func compareEnd(refName string, ref, got snapshotDB, extraIndexes []string) []st
 	}
 	out := diffMaps("catalog", refName, "planned", ref.Catalog, cat)
 	return append(out, diffMaps("data", refName, "planned", ref.Data, got.Data)...)
+}
+
+// hasPrimaryKey tells whether the snapshot's table has a primary key.
+func hasPrimaryKey(s snapshotDB, table string) bool {
+	prefix := "constraint public." + table + "."
+	for k, v := range s.Catalog {
+		if strings.HasPrefix(k, prefix) && strings.HasPrefix(v, "type=p ") {
+			return true
+		}
+	}
+	return false
 }
 
 // appWritesStillWork runs the application's insert, update and upsert

@@ -25,6 +25,7 @@ type diffWriter struct {
 	quit     chan struct{}
 	done     chan struct{}
 	started  chan struct{}
+	monitors sync.WaitGroup
 
 	mu        sync.Mutex
 	attempts  int
@@ -33,10 +34,14 @@ type diffWriter struct {
 	errCount  int
 	errSample map[string]int
 	upserts   int
-	// unexpected are errors old and new application code should never
-	// see while the plan runs, by SQLSTATE, with one message each.
-	unexpected  map[string]string
-	unexpectedN int
+	// unexpected are errors outside expectedWriterError, per write kind
+	// (the index in appWrites: insert, update, upsert) and SQLSTATE, with
+	// one message each and a count.
+	unexpected  map[int]map[string]string
+	unexpectedN map[int]int
+	// keyless counts the monitor's looks at the catalog that found the
+	// table without a primary key.
+	keyless, looks int
 }
 
 // writtenSet is what the writer committed, frozen when it stopped.
@@ -54,7 +59,7 @@ func writerArgs(q, marker string, n int) []any {
 
 func startDiffWriter(ctx context.Context, dsn string, tb *diffTable) (*diffWriter, error) {
 	w := &diffWriter{dsn: dsn, table: tb, quit: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
-		updated: map[int]string{}, errSample: map[string]int{}, unexpected: map[string]string{}}
+		updated: map[int]string{}, errSample: map[string]int{}, unexpected: map[int]map[string]string{}, unexpectedN: map[int]int{}}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -66,6 +71,11 @@ func startDiffWriter(ctx context.Context, dsn string, tb *diffTable) (*diffWrite
 		return nil, err
 	}
 	go w.loop(ctx, conn)
+	w.monitors.Add(1)
+	go func() {
+		defer w.monitors.Done()
+		w.monitor(ctx)
+	}()
 	select {
 	case <-w.started:
 	case <-time.After(5 * time.Second):
@@ -85,7 +95,7 @@ func (w *diffWriter) loop(ctx context.Context, conn *pgx.Conn) {
 		if conn.IsClosed() {
 			var err error
 			if conn, err = pgx.Connect(ctx, w.dsn); err != nil {
-				w.fail(err)
+				w.fail(-1, err)
 				continue
 			}
 		}
@@ -126,20 +136,23 @@ func (w *diffWriter) loop(ctx context.Context, conn *pgx.Conn) {
 		}
 		w.mu.Unlock()
 		if err != nil {
-			w.fail(err)
+			w.fail(kind, err)
 		}
 	}
 }
 
-func (w *diffWriter) fail(err error) {
+func (w *diffWriter) fail(kind int, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.errCount++
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && !expectedWriterError[pe.Code] {
-		w.unexpectedN++
-		if w.unexpected[pe.Code] == "" {
-			w.unexpected[pe.Code] = firstLine(err.Error())
+		w.unexpectedN[kind]++
+		if w.unexpected[kind] == nil {
+			w.unexpected[kind] = map[string]string{}
+		}
+		if w.unexpected[kind][pe.Code] == "" {
+			w.unexpected[kind][pe.Code] = firstLine(err.Error())
 		}
 	}
 	msg := firstLine(err.Error())
@@ -151,6 +164,7 @@ func (w *diffWriter) fail(err error) {
 func (w *diffWriter) stop() writtenSet {
 	close(w.quit)
 	<-w.done
+	w.monitors.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	up := map[int]string{}
@@ -243,20 +257,67 @@ func first(xs []string, n int) []string {
 var expectedWriterError = map[string]bool{"42703": true, "42P01": true}
 
 // unexpectedErrors describes the errors the application met during apply
-// that naive, being one atomic statement, would not have caused; for
-// pairs where naive succeeded. 42P10 on the upsert means the table was
-// without the key the ON CONFLICT names; 55000 on an update, without its
-// replica identity; 23502, a key column without its identity or default.
-func (w *diffWriter) unexpectedErrors() []string {
+// with a write that works on naive's end state (naiveErrs[kind] == nil)
+// and, being valid before and after, cannot fail with naive, which is one
+// atomic statement. 42P10 on the upsert means the table was without the
+// key its ON CONFLICT names; 55000 on an update, without its replica
+// identity; 23502, a key column without its identity or default.
+func (w *diffWriter) unexpectedErrors(naiveErrs []error) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	for code, msg := range w.unexpected {
-		out = append(out, code+": "+msg)
+	n := 0
+	for kind, codes := range w.unexpected {
+		if kind >= 0 && kind < len(naiveErrs) && naiveErrs[kind] != nil {
+			continue
+		}
+		n += w.unexpectedN[kind]
+		for code, msg := range codes {
+			out = append(out, code+": "+msg)
+		}
 	}
 	sort.Strings(out)
 	if len(out) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("OUTAGE: the application's writes failed %d times during apply (writes valid before and after the change): %s", w.unexpectedN, strings.Join(out, "; "))}
+	return []string{fmt.Sprintf("OUTAGE: the application's writes failed %d times during apply, writes that work before and after naive: %s", n, strings.Join(out, "; "))}
+}
+
+// monitor looks at the catalog every few milliseconds while apply runs
+// and counts the moments the table has no primary key: naive replaces a
+// key in one statement, so the application never sees it missing.
+func (w *diffWriter) monitor(ctx context.Context) {
+	conn, err := pgx.Connect(ctx, w.dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-time.After(3 * time.Millisecond):
+		}
+		var hasKey bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1 AND contype = 'p')`, w.tableOID).Scan(&hasKey); err != nil {
+			continue
+		}
+		w.mu.Lock()
+		w.looks++
+		if !hasKey {
+			w.keyless++
+		}
+		w.mu.Unlock()
+	}
+}
+
+// keylessProblem reports a primary key missing for a while during apply
+// when the table has one before and after naive.
+func (w *diffWriter) keylessProblem(origHasKey, naiveHasKey bool) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !origHasKey || !naiveHasKey || w.keyless == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("OUTAGE: %s had no primary key in %d of %d looks at the catalog during apply (naive replaces it atomically)", w.table.name, w.keyless, w.looks)}
 }
