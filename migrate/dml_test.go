@@ -3,6 +3,8 @@ package migrate
 import (
 	"strings"
 	"testing"
+
+	"github.com/migrate-tool/migrate/lint"
 )
 
 // The planner batches exactly the data changes lint's whole-table-dml
@@ -101,6 +103,38 @@ func TestBoundedDataChange(t *testing.T) {
 			}
 			if (tc.ranges != "") != strings.Contains(s.Description, "key range") {
 				t.Errorf("description %q does not say whether the walk is bounded", s.Description)
+			}
+		})
+	}
+}
+
+// A table with no key is walked by ctid ranges, and a row an UPDATE moves
+// can be met again: only an idempotent SET may be batched there. Seen in
+// the differential test: SET product_id = product_id + 1 on a key-less
+// audit table was applied thousands of times over 200 rows.
+func TestKeylessUpdateMustBeIdempotent(t *testing.T) {
+	const before = `CREATE TABLE audit (product_id int, note text, at timestamptz);
+CREATE TABLE keyed (id int NOT NULL, n int);
+CREATE UNIQUE INDEX keyed_id ON keyed (id);
+`
+	for _, tc := range []struct {
+		sql     string
+		refused bool
+	}{
+		{sql: `UPDATE audit SET product_id = product_id + 1;`, refused: true},
+		{sql: `UPDATE audit SET note = note || '!';`, refused: true},
+		{sql: `UPDATE audit SET at = clock_timestamp();`, refused: true},
+		{sql: `UPDATE audit SET note = 'x';`},
+		{sql: `UPDATE audit SET note = product_id::text;`},
+		{sql: `UPDATE keyed SET n = n + 1;`}, // walked by its unique NOT NULL index
+	} {
+		t.Run(tc.sql, func(t *testing.T) {
+			p, err := Build(source(t, "m.sql", tc.sql), lint.NewSchema(), Options{Before: source(t, "before.sql", before)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if refused := len(p.Refused) == 1 && p.Refused[0].Rule == RuleDataChange; refused != tc.refused {
+				t.Errorf("refused = %v, want %v: %+v %+v", refused, tc.refused, p.Refused, p.Steps)
 			}
 		})
 	}

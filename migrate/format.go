@@ -74,7 +74,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	p.writeGroupsText(bw)
 	if len(p.Refused) > 0 {
-		bw.WriteString("\nrefused (no online path; --allow-unsafe RULE accepts the outage)\n")
+		bw.WriteString("\nrefused (nothing runs; --allow-unsafe RULE keeps a statement as written and accepts its outage)\n")
 		for _, r := range p.Refused {
 			fmt.Fprintf(bw, "  %s: %s: %s\n", r.Source, r.Rule, r.Reason)
 		}

@@ -171,15 +171,17 @@ type Options struct {
 // Rules under which the planner refuses statements; the names are the
 // linter's, so that one --allow-unsafe name works for both commands.
 const (
-	RuleRewrite         = "rewriting-table-operation"
-	RuleExclusion       = "adding-exclusion-constraint"
-	RuleRequiredField   = "adding-required-column"
-	RuleForeignKey      = "adding-foreign-key"
-	RuleReindex         = "require-concurrent-reindex"
-	RuleDataChange      = "whole-table-dml"
-	RuleGeneratedColumn = "adding-stored-generated-column"
-	RuleSerialColumn    = "adding-auto-increment-column"
-	RuleTypeChange      = "changing-column-type"
+	RuleRewrite          = "rewriting-table-operation"
+	RuleExclusion        = "adding-exclusion-constraint"
+	RuleRequiredField    = "adding-required-column"
+	RuleForeignKey       = "adding-foreign-key"
+	RuleReindex          = "require-concurrent-reindex"
+	RuleDataChange       = "whole-table-dml"
+	RuleGeneratedColumn  = "adding-stored-generated-column"
+	RuleSerialColumn     = "adding-auto-increment-column"
+	RuleTypeChange       = "changing-column-type"
+	RuleConcurrentlyInTx = "concurrently-in-transaction"
+	RulePartitionedIndex = "partitioned-index"
 )
 
 // Build plans stmts, which run in order on a database described by schema.

@@ -123,6 +123,16 @@ func TestRecipes(t *testing.T) {
 				"ALTER INDEX ev_id ATTACH PARTITION events_2024_id_idx"},
 		},
 		{
+			// PostgreSQL names a partition's index after its INCLUDE
+			// columns too (events_2024_id_payload_idx, not events_2024_id_idx).
+			name:   "R7 covering index names its INCLUDE columns",
+			sql:    `CREATE INDEX ON events (id) INCLUDE (payload);`,
+			phases: "E E E E E E E", nonTx: 3,
+			contains: []string{"CREATE INDEX events_id_payload_idx ON ONLY events",
+				"CREATE INDEX CONCURRENTLY events_2024_id_payload_idx ON events_2024",
+				"ALTER INDEX events_id_payload_idx ATTACH PARTITION events_2024_id_payload_idx"},
+		},
+		{
 			name:   "foreign key with index",
 			sql:    `ALTER TABLE accounts ADD CONSTRAINT "Owner_fk" FOREIGN KEY (owner_id) REFERENCES app."Users" (id);`,
 			phases: "E E E", nonTx: 1,

@@ -10,6 +10,16 @@ import (
 // plan dispatches one top-level statement to its recipe.
 func (p *planner) plan(st *lint.Statement) {
 	n := st.Node
+	if st.Tx != 0 && lint.RunsOutsideTransaction(n) {
+		// The plan could run it on its own, but then it would succeed where
+		// the migration as written fails and changes nothing: say so
+		// instead, before anything runs.
+		p.refuse(RuleConcurrentlyInTx, "this statement cannot run inside a transaction block, and here it runs in one ("+txWhere(st)+
+			"), so the migration fails as written (SQLSTATE 25001) and changes nothing; move it out of the transaction "+
+			"(drop BEGIN/COMMIT, goose: -- +goose NO TRANSACTION, dbmate: transaction:false, golang-migrate: a file of its own) and plan again",
+			p.text())
+		return
+	}
 	switch {
 	case n.GetTransactionStmt() != nil:
 		// The plan decides transactions: each step is its own.
@@ -419,4 +429,15 @@ func (p *planner) indexColumns(table, index string) []string {
 		return ix.Columns
 	}
 	return nil
+}
+
+// txWhere names the transaction st runs in, for a refusal.
+func txWhere(st *lint.Statement) string {
+	if st.Explicit {
+		return "BEGIN ... COMMIT"
+	}
+	if st.Source != nil && st.Source.Format != "" && st.Source.Format != "sql" {
+		return "the transaction " + st.Source.Format + " runs the file in"
+	}
+	return "the transaction the runner opens around the file"
 }

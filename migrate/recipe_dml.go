@@ -121,3 +121,46 @@ func KeyRanges(where string) []backfill.KeyRange {
 	}
 	return keyRanges(r.Stmts[0].Stmt.GetSelectStmt().WhereClause, nil)
 }
+
+// walkableKey reports whether the backfiller can walk t by a key rather
+// than by ctid: a primary key, or a unique index (constraint or not) that
+// is neither partial nor on expressions and whose columns are NOT NULL.
+func walkableKey(s *lint.Schema, t *lint.Table) bool {
+	allNotNull := func(cols []string) bool {
+		for _, c := range cols {
+			if col := t.Column(c); c == "" || col == nil || !col.NotNull {
+				return false
+			}
+		}
+		return len(cols) > 0
+	}
+	for _, c := range t.Constraints {
+		if c.Kind == "primary" || (c.Kind == "unique" && allNotNull(c.Columns)) {
+			return true
+		}
+	}
+	for _, ix := range s.IndexesOn(t.Name) {
+		if ix.Unique && !ix.Only && allNotNull(ix.Columns) {
+			return true
+		}
+	}
+	return false
+}
+
+// idempotentSet reports whether applying the assignments twice leaves a
+// row as applying them once does: no value reads a column the SET writes,
+// and none is volatile. Only then is a walk that may meet a row twice (by
+// ctid) as good as the single UPDATE.
+func idempotentSet(targets []string, values []*pg_query.Node) bool {
+	for _, v := range values {
+		if isVolatile(v) {
+			return false
+		}
+		for _, ref := range columnRefs(v) {
+			if contains(targets, ref) {
+				return false
+			}
+		}
+	}
+	return true
+}

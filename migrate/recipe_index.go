@@ -21,7 +21,10 @@ func makeRangeVar(qualified string) *pg_query.RangeVar {
 // from: column names, or the function name (else "expr") of expressions.
 func indexColumnNames(ix *pg_query.IndexStmt) []string {
 	var out []string
-	for _, p := range ix.IndexParams {
+	// PostgreSQL names an index after its key and its INCLUDE columns
+	// alike (ChooseIndexColumnNames over both lists).
+	params := append(append([]*pg_query.Node{}, ix.IndexParams...), ix.IndexIncludingParams...)
+	for _, p := range params {
 		ie := p.GetIndexElem()
 		switch {
 		case ie == nil:
@@ -45,6 +48,12 @@ func (p *planner) createIndex(ix *pg_query.IndexStmt) {
 	t := p.schema.Table(table)
 	if p.isNew(t) || ix.Concurrent && (t == nil || !t.Partitioned) {
 		p.passThrough()
+		return
+	}
+	if ix.Concurrent {
+		p.refuse(RulePartitionedIndex, "PostgreSQL cannot build an index CONCURRENTLY on a partitioned table (SQLSTATE 0A000), so the statement "+
+			"fails as written and changes nothing; write it without CONCURRENTLY and the plan builds it concurrently on each partition, then attaches",
+			p.text(), lock(table, lint.ShareUpdateExclusive))
 		return
 	}
 	name := ix.Idxname
@@ -106,8 +115,12 @@ func (p *planner) partitionedIndex(ix *pg_query.IndexStmt, table, name string, p
 				"DROP INDEX CONCURRENTLY IF EXISTS "+qt(inSchema(part.Name, partIx.Idxname))+";",
 				lock(part.Name, lint.ShareUpdateExclusive))
 		}
+		// An attached index cannot be dropped on its own: the undo drops
+		// the parent index, which takes every attached one with it, and
+		// leaves the earlier undos nothing to do.
 		p.add(ph, classDDL, "attach "+partIx.Idxname+" to "+name,
-			"ALTER INDEX "+qt(inSchema(table, name))+" ATTACH PARTITION "+qt(inSchema(part.Name, partIx.Idxname))+";", "",
+			"ALTER INDEX "+qt(inSchema(table, name))+" ATTACH PARTITION "+qt(inSchema(part.Name, partIx.Idxname))+";",
+			"DROP INDEX IF EXISTS "+qt(inSchema(table, name))+";",
 			lock(inSchema(table, name), lint.ShareUpdateExclusive), lock(inSchema(part.Name, partIx.Idxname), lint.AccessExclusive))
 	}
 }

@@ -218,7 +218,8 @@ func (p *planner) update(us *pg_query.UpdateStmt) {
 			"rewrite the value as a correlated subquery, or accept one long transaction", p.text(), lock(table, lint.RowExclusive))
 		return
 	}
-	var set []string
+	var set, targets []string
+	var values []*pg_query.Node
 	for _, n := range us.TargetList {
 		rt := n.GetResTarget()
 		if rt == nil || len(rt.Indirection) > 0 || rt.Val.GetMultiAssignRef() != nil {
@@ -231,6 +232,13 @@ func (p *planner) update(us *pg_query.UpdateStmt) {
 			return
 		}
 		set = append(set, qi(rt.Name)+" = "+deparseExpr(rt.Val))
+		targets, values = append(targets, rt.Name), append(values, rt.Val)
+	}
+	if t := p.schema.Table(table); t != nil && !walkableKey(p.schema, t) && !idempotentSet(targets, values) {
+		p.refuse(RuleDataChange, lint.DisplayName(table)+" has no primary key or unique NOT NULL index, so the batches walk ctid ranges, "+
+			"and a row this UPDATE moves can be met again and changed twice ("+strings.Join(set, ", ")+" is not idempotent); "+
+			"add a key first, or accept one long transaction", p.text(), lock(table, lint.RowExclusive))
+		return
 	}
 	desc := "whole-table UPDATE as a batched, throttled backfill (short transactions, no long row locks)"
 	if len(dc.ranges) > 0 {

@@ -41,11 +41,18 @@ type GroupError struct {
 	RolledBack bool
 	Undone     []int
 	Reason     string
+	// Statement: the unit rolled back is one statement the plan split
+	// into steps, not a transaction of the source.
+	Statement bool
 }
 
 func (e *GroupError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "transaction from %s (%s) ", e.Group, e.Kind)
+	if e.Statement {
+		fmt.Fprintf(&b, "statement at %s (%s) ", e.Group, e.Kind)
+	} else {
+		fmt.Fprintf(&b, "transaction from %s (%s) ", e.Group, e.Kind)
+	}
 	if e.RolledBack {
 		b.WriteString("rolled back")
 	} else {
@@ -57,11 +64,15 @@ func (e *GroupError) Error() string {
 		cause, attempts = se.Err, se.Attempts
 	}
 	fmt.Fprintf(&b, ": step %d (%s) from %s failed after %d attempt(s): %s", e.Step.ID, e.Step.Description, e.Step.Source, attempts, errText(cause))
+	unit := "transaction"
+	if e.Statement {
+		unit = "statement"
+	}
 	switch {
 	case e.RolledBack && len(e.Undone) > 0:
-		fmt.Fprintf(&b, "; undid step(s) %s (newest first): nothing of the transaction stays applied, as when it runs as written", idList(e.Undone))
+		fmt.Fprintf(&b, "; undid step(s) %s (newest first): nothing of the %s stays applied, as when it runs as written", idList(e.Undone), unit)
 	case e.RolledBack:
-		b.WriteString("; no other step of the transaction had run: nothing of it is applied, as when it runs as written")
+		fmt.Fprintf(&b, "; no other step of the %s had run: nothing of it is applied, as when it runs as written", unit)
 	default:
 		b.WriteString("; " + e.Reason)
 	}
@@ -105,10 +116,16 @@ func definitiveCode(code string) bool {
 // when the failure is not a group's to roll back (the caller reports err
 // as a resumable failure), else a *GroupError saying what it did.
 func (r *Runner) rollbackGroup(ctx context.Context, m *Migration, failed *StepState, err error) error {
-	if failed.Group == 0 || !definitive(ctx, err) {
+	if (failed.Group == 0 && failed.Order == 0) || !definitive(ctx, err) {
 		return nil
 	}
 	ge := &GroupError{Step: failed, Err: err, Group: failed.groupFrom, Kind: failed.groupKind}
+	if failed.Group == 0 {
+		// One statement outside any transaction block is still atomic as
+		// written: its NOT VALID constraint must not outlive the VALIDATE
+		// that failed, as a naive run would leave nothing of it.
+		ge.Group, ge.Kind, ge.Statement = failed.Source, "one statement, all-or-nothing as written", true
+	}
 	scope := r.groupScope(m, failed)
 	if reason := irreversibleIn(m, scope, failed); reason != "" {
 		ge.Reason = reason
@@ -152,9 +169,13 @@ func (r *Runner) rollbackGroup(ctx context.Context, m *Migration, failed *StepSt
 // groupScope lists, in plan order, the done steps a failure of failed's
 // group must undo: the group's, and those of the statements after it.
 func (r *Runner) groupScope(m *Migration, failed *StepState) []*StepState {
+	inGroup := func(s *StepState) bool { return failed.Group != 0 && s.Group == failed.Group }
 	first := 0
+	if failed.Group == 0 {
+		first = failed.Order
+	}
 	for _, s := range m.Steps {
-		if s.Group == failed.Group && s.Order > 0 && (first == 0 || s.Order < first) {
+		if inGroup(s) && s.Order > 0 && (first == 0 || s.Order < first) {
 			first = s.Order
 		}
 	}
@@ -163,7 +184,7 @@ func (r *Runner) groupScope(m *Migration, failed *StepState) []*StepState {
 		if s == failed || s.Status != StepDone {
 			continue
 		}
-		if s.Group == failed.Group || (first > 0 && s.Order >= first) {
+		if inGroup(s) || (first > 0 && s.Order >= first) {
 			out = append(out, s)
 		}
 	}
