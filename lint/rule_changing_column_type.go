@@ -286,21 +286,12 @@ func typeChangeFix(pass *Pass, at *alterTarget, colName string, cd *pg_query.Col
 // it sets the new column from the old one (or from the USING expression)
 // on every insert and update.
 func copyTrigger(pass *Pass, table, newCol, col string, using *pg_query.Node) triggerSQL {
-	name := FitName(ReservedPrefix + "sync_" + baseName(table) + "_" + col)
-	fn := QuoteQualified(schemaOf(table) + "." + name)
-	trg := QuoteIdent(name)
 	value := "NEW." + QuoteIdent(col)
 	if using != nil {
 		value = withNewPrefix(using)
 	}
-	return triggerSQL{
-		create: []string{
-			"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $migrate$\nBEGIN\n  NEW." + QuoteIdent(newCol) + " := " + value + ";\n  RETURN NEW;\nEND\n$migrate$",
-			"CREATE TRIGGER " + trg + " BEFORE INSERT OR UPDATE ON " + QuoteQualified(table) + " FOR EACH ROW " + triggerExec(pass.Options.PGVersion) + " " + fn + "()",
-		},
-		drop:     "DROP TRIGGER " + trg + " ON " + QuoteQualified(table),
-		dropFunc: "DROP FUNCTION " + fn + "()",
-	}
+	s := NewSyncTrigger(table, col, CopyBody(newCol, value), pass.Options.PGVersion)
+	return triggerSQL{create: []string{s.Function, s.Trigger}, drop: s.DropTrigger, dropFunc: s.DropFunction}
 }
 
 // tableKey is the primary key of a table in the model, or nil.

@@ -26,31 +26,22 @@ var ruleRenamingColumn = register(&Rule{
 		oldC, newC := QuoteIdent(rs.Subname), QuoteIdent(rs.Newname)
 		tbl := QuoteQualified(table)
 		typ := "<type of " + oldC + ">"
-		if c := t.Column(rs.Subname); c != nil && c.Type.Name != "" {
+		c := t.Column(rs.Subname)
+		if c != nil && c.Type.Name != "" {
 			typ = serialBase(c.Type).String()
 		}
-		name := pgName(baseName(table), rs.Subname, "to", rs.Newname)
-		fn := QuoteQualified(schemaOf(table) + "." + name)
+		sync := NewSyncTrigger(table, rs.Subname, TwoWayBody(rs.Subname, rs.Newname, c != nil && c.Type.Name == "json"), pass.Options.PGVersion)
 		var r recipe
 		r.step("Own transaction: the new column next to the old one (catalog only, brief ACCESS EXCLUSIVE).",
 			"ALTER TABLE "+tbl+" ADD COLUMN "+newC+" "+typ)
 		r.step("Own short transaction: keep both names in step whichever one the application writes (SHARE ROW EXCLUSIVE, brief).",
-			"CREATE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n"+
-				"  IF TG_OP = 'INSERT' THEN\n"+
-				"    NEW."+newC+" := COALESCE(NEW."+newC+", NEW."+oldC+");\n"+
-				"    NEW."+oldC+" := COALESCE(NEW."+oldC+", NEW."+newC+");\n"+
-				"  ELSIF NEW."+oldC+" IS DISTINCT FROM OLD."+oldC+" THEN\n"+
-				"    NEW."+newC+" := NEW."+oldC+";\n"+
-				"  ELSIF NEW."+newC+" IS DISTINCT FROM OLD."+newC+" THEN\n"+
-				"    NEW."+oldC+" := NEW."+newC+";\n"+
-				"  END IF;\n  RETURN NEW;\nEND\n$fn$",
-			"CREATE TRIGGER "+QuoteIdent(name)+" BEFORE INSERT OR UPDATE ON "+tbl+" FOR EACH ROW "+triggerExec(pass.Options.PGVersion)+" "+fn+"()")
+			sync.Function, sync.Trigger)
 		r.step("Outside any transaction: copy the existing rows in batches.",
-			"-- "+backfillComment(table, newC+" = "+oldC, newC+" IS DISTINCT FROM "+oldC))
+			"-- "+backfillComment(table, newC+" = "+oldC, newC+" IS NULL AND "+oldC+" IS NOT NULL"))
 		r.step("Deploy code that reads and writes " + newC + " only; recreate indexes and constraints of " + oldC + " on " + newC + " (CONCURRENTLY / NOT VALID).")
 		r.step("Contract step, one short transaction once nothing uses "+oldC+":",
-			"DROP TRIGGER "+QuoteIdent(name)+" ON "+tbl,
-			"DROP FUNCTION "+fn+"()",
+			sync.DropTrigger,
+			sync.DropFunction,
 			"ALTER TABLE "+tbl+" DROP COLUMN "+oldC)
 		pass.Report(Finding{
 			Message: "RENAME COLUMN " + oldC + " TO " + newC + " on " + tbl + " takes " + lockPhrase(AccessExclusive, table) +

@@ -488,45 +488,21 @@ func (p *planner) shadowColumn(sh shadow) {
 	p.add(Expand, classDDL, sh.why+": add column "+nc, sh.addSQL,
 		"ALTER TABLE "+tq+" DROP COLUMN IF EXISTS "+qi(nc)+";", ael)
 
-	fnName := reservedName("sync", relName(table), old)
-	fn := qt(inSchema(table, fnName))
-	// Row triggers fire in the byte order of their names: starting with
-	// "~" the copy fires after the application's BEFORE triggers (which
-	// may still change the old column, a set_updated_at for one) and
-	// copies the value the row is written with.
-	trig := fitName("~" + fnName)
-	var body string
+	trig := lint.SyncTriggerName(relName(table), old)
+	body := lint.CopyBody(nc, sh.value("NEW."))
 	if sh.twoWay {
-		cmp := func(rec, col string) string { return rec + "." + qi(col) }
-		if c := sh.t.Column(old); c != nil && c.Type.Name == "json" {
-			// json has no equality operator; compare the text.
-			cmp = func(rec, col string) string { return rec + "." + qi(col) + "::text" }
-		}
-		// Whichever column the writer changed wins, so neither old code
-		// writing the old column nor new code writing the new one loses
-		// its update to the copy running the other way.
-		body = "  IF TG_OP = 'INSERT' THEN\n" +
-			"    IF NEW." + qi(nc) + " IS NULL THEN\n      NEW." + qi(nc) + " := NEW." + qi(old) + ";\n" +
-			"    ELSE\n      NEW." + qi(old) + " := NEW." + qi(nc) + ";\n    END IF;\n" +
-			"  ELSIF " + cmp("NEW", nc) + " IS DISTINCT FROM " + cmp("OLD", nc) + " THEN\n" +
-			"    NEW." + qi(old) + " := NEW." + qi(nc) + ";\n" +
-			"  ELSIF " + cmp("NEW", old) + " IS DISTINCT FROM " + cmp("OLD", old) + " THEN\n" +
-			"    NEW." + qi(nc) + " := NEW." + qi(old) + ";\n" +
-			"  END IF;\n"
-	} else {
-		body = "  NEW." + qi(nc) + " := " + sh.value("NEW.") + ";\n"
+		// json has no equality operator: compare the text.
+		c := sh.t.Column(old)
+		body = lint.TwoWayBody(old, nc, c != nil && c.Type.Name == "json")
 	}
-	exec := "FUNCTION"
-	if p.opts.PGVersion < 11 {
-		exec = "PROCEDURE"
-	}
+	sync := lint.NewSyncTrigger(table, old, body, p.opts.PGVersion)
+	fn := qt(inSchema(table, lint.SyncFunctionName(relName(table), old)))
 	direction := "copy every write of " + old + " into " + nc
 	if sh.twoWay {
 		direction = "keep " + old + " and " + nc + " in sync both ways (the side a writer changed wins)"
 	}
 	p.add(Expand, classDDL, direction+" with a trigger",
-		joinSQL("CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql AS $migrate$\nBEGIN\n"+body+"  RETURN NEW;\nEND\n$migrate$;",
-			"CREATE TRIGGER "+qi(trig)+" BEFORE INSERT OR UPDATE ON "+tq+" FOR EACH ROW EXECUTE "+exec+" "+fn+"();"),
+		joinSQL(sync.Function+";", sync.Trigger+";"),
 		joinSQL("DROP TRIGGER IF EXISTS "+qi(trig)+" ON "+tq+";", "DROP FUNCTION IF EXISTS "+fn+"();"),
 		lock(table, lint.ShareRowExclusive))
 

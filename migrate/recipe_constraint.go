@@ -109,7 +109,7 @@ func (p *planner) addConstraint(at *pg_query.AlterTableStmt, table string, t *li
 				addSQL(named), lock(table, lint.AccessExclusive))
 			return
 		}
-		ix := &pg_query.IndexStmt{Idxname: name, Relation: clone(at.Relation), AccessMethod: "btree",
+		ix := &pg_query.IndexStmt{Idxname: name, Relation: clone(at.Relation), AccessMethod: "",
 			Unique: true, Concurrent: true, NullsNotDistinct: con.NullsNotDistinct, Options: con.Options, TableSpace: con.Indexspace}
 		for _, k := range keys {
 			ix.IndexParams = append(ix.IndexParams, indexElem(k))

@@ -226,7 +226,7 @@ func (p *planner) swapKey(at *pg_query.AlterTableStmt, table string, t *lint.Tab
 	}
 	oldName := sw.drop.Name
 	tmp := reservedName("swap", relName(table), name)
-	ix := &pg_query.IndexStmt{Idxname: tmp, Relation: clone(at.Relation), AccessMethod: "btree",
+	ix := &pg_query.IndexStmt{Idxname: tmp, Relation: clone(at.Relation), AccessMethod: "",
 		Unique: true, Concurrent: true, NullsNotDistinct: con.NullsNotDistinct, Options: con.Options, TableSpace: con.Indexspace}
 	for _, k := range keys {
 		ix.IndexParams = append(ix.IndexParams, indexElem(k))

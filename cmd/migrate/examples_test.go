@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,4 +115,58 @@ func firstDifference(want, got string) string {
 		}
 	}
 	return "(they differ only in line endings)"
+}
+
+// Lint's fix for a finding and `migrate plan` for the same statement must
+// name the same objects and run the same SQL (issue 11: one source of
+// PostgreSQL knowledge): every statement a committed example's fix shows
+// is one of its plan's statements. Fixes that are advice about the file
+// (lock_timeout) and placeholders a reader fills in are left out.
+func TestExampleFixesMatchPlans(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	lints, err := filepath.Glob(filepath.Join("examples", "*.lint.txt"))
+	if err != nil || len(lints) == 0 {
+		t.Fatalf("no example outputs: %v", err)
+	}
+	fixRE := regexp.MustCompile(`(?s)\n    fix:\n(.*?)\n    see:`)
+	planLine := regexp.MustCompile(`^\s+(?:\| |undo: )?(.*)$`)
+	sqlStart := regexp.MustCompile(`^(CREATE|ALTER|DROP|UPDATE|DELETE|INSERT)\b`)
+	checked := 0
+	for _, lf := range lints {
+		plan, err := os.ReadFile(strings.TrimSuffix(lf, ".lint.txt") + ".plan.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(plan), "\nrefused (") {
+			continue // nothing runs: there is no plan to agree with
+		}
+		inPlan := map[string]bool{}
+		for _, line := range strings.Split(string(plan), "\n") {
+			if m := planLine.FindStringSubmatch(line); m != nil {
+				inPlan[strings.TrimSuffix(strings.TrimSpace(m[1]), ";")] = true
+			}
+		}
+		lint, err := os.ReadFile(lf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range fixRE.FindAllStringSubmatch(string(lint), -1) {
+			if strings.Contains(m[1], "lock_timeout") {
+				continue
+			}
+			for _, line := range strings.Split(m[1], "\n") {
+				stmt := strings.TrimSuffix(strings.TrimSpace(line), ";")
+				if !sqlStart.MatchString(stmt) || strings.Contains(stmt, "<") {
+					continue
+				}
+				checked++
+				if !inPlan[stmt] {
+					t.Errorf("%s: the fix says %q, which migrate plan does not", lf, stmt)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d fix statements compared: the outputs' layout changed?", checked)
+	}
 }
