@@ -122,8 +122,12 @@ func (r result) String() string {
 
 // migrateCmd runs the CLI on database db.
 func (e *env) migrateCmd(ctx context.Context, db string, args ...string) result {
-	full := append([]string{"--dsn", e.c.Primary.DSN(db)}, args...)
-	cmd := exec.CommandContext(ctx, binary, full...)
+	return e.migrateDSN(ctx, e.c.Primary.DSN(db), args...)
+}
+
+// migrateDSN runs the CLI on a full connection string.
+func (e *env) migrateDSN(ctx context.Context, dsn string, args ...string) result {
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--dsn", dsn}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

@@ -1,12 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -209,19 +206,3 @@ func TestApplyTimestampFollowsSessionTimeZone(t *testing.T) {
 	}
 }
 
-// migrateDSN runs the CLI on a full connection string.
-func (e *env) migrateDSN(ctx context.Context, dsn string, args ...string) result {
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--dsn", dsn}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		r.code = -1
-		r.stderr += "\n" + err.Error()
-	}
-	return r
-}
