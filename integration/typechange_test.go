@@ -205,4 +205,3 @@ func TestApplyTimestampFollowsSessionTimeZone(t *testing.T) {
 		})
 	}
 }
-
