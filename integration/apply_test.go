@@ -282,8 +282,11 @@ func TestApplyLongTransaction(t *testing.T) {
 		if len(errs) > 0 {
 			t.Errorf("traffic errors:\n%s", strings.Join(errs, "\n"))
 		}
-		if maxLat >= lockTimeout+time.Second {
-			t.Errorf("worst app latency %s, want < %s", maxLat, lockTimeout+time.Second)
+		// The slack is for a loaded 2-core machine (CI runs the other
+		// packages beside this one); the failure it guards against is a
+		// wait as long as the 6 s holder.
+		if slack := 2 * time.Second; maxLat >= lockTimeout+slack {
+			t.Errorf("worst app latency %s, want < %s", maxLat, lockTimeout+slack)
 		}
 	})
 
@@ -573,14 +576,17 @@ func TestApplyRunnerSafety(t *testing.T) {
 		db := e.db(t, ctx, "dup")
 		exec1(t, ctx, e.c.Primary.DSN(db), `UPDATE t SET code = 'c1' WHERE id = 2`)
 		res := e.migrateCmd(ctx, db, applyArgs(file)...)
-		if res.code != 1 || !strings.Contains(res.stderr, "could not create unique index") || !strings.Contains(res.stderr, "Resume with") {
-			t.Fatalf("want exit 1 with the cause and a resume hint: %s", res)
+		// The build fails on the data, so the statement is rolled back as
+		// it would be run as written: nothing of it stays, and the
+		// migration starts over once the data is fixed.
+		if res.code != 1 || !strings.Contains(res.stderr, "could not create unique index") || !strings.Contains(res.stderr, "run again") {
+			t.Fatalf("want exit 1 with the cause and a hint to run again: %s", res)
 		}
 		if n := invalid(db); n != 0 {
 			t.Errorf("%d invalid indexes left after the failed build", n)
 		}
 		st := status(t, e, ctx, db)
-		if st.Migrations[0].Status != "failed" || st.Migrations[0].Steps[0].Status != "failed" {
+		if st.Migrations[0].Status != "rolled_back" || st.Migrations[0].Steps[0].Status != "failed" {
 			t.Errorf("status after the failure: %+v", st)
 		}
 		exec1(t, ctx, e.c.Primary.DSN(db), `UPDATE t SET code = 'c2' WHERE id = 2`)
