@@ -57,6 +57,18 @@ INSERT INTO always_orders SELECT g, g FROM generate_series(1, 2500) g;
 CREATE TRIGGER always_orders_audit AFTER UPDATE ON always_orders FOR EACH ROW EXECUTE FUNCTION audit_row();
 ALTER TABLE always_orders ENABLE ALWAYS TRIGGER always_orders_audit;
 
+-- A statement trigger on UPDATE would fire once per batch.
+CREATE TABLE stmt_orders (id int PRIMARY KEY, v int NOT NULL);
+INSERT INTO stmt_orders SELECT g, g FROM generate_series(1, 2500) g;
+CREATE FUNCTION audit_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO order_audit VALUES (0, TG_LEVEL);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER stmt_orders_audit AFTER UPDATE ON stmt_orders FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
+
+ALTER TABLE stmt_orders OWNER TO trig_app;
 ALTER TABLE orders OWNER TO trig_app;
 ALTER TABLE order_audit OWNER TO trig_app;
 ALTER TABLE plain OWNER TO trig_app;
@@ -209,6 +221,14 @@ ALTER TABLE plain ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp();`)
 		if r.res.code != 0 {
 			t.Fatalf("apply: %s", r.res)
 		}
+	})
+	t.Run("statement_trigger", func(t *testing.T) {
+		const widen = `ALTER TABLE stmt_orders ALTER COLUMN v TYPE bigint;`
+		r := runAs(t, "trig_app", widen)
+		if r.res.code != 2 || !strings.Contains(r.res.stderr, "stmt_orders_audit on stmt_orders (FOR EACH STATEMENT: once per batch)") {
+			t.Fatalf("want a refusal naming the statement trigger, got %s", r.res)
+		}
+		sameAsNaive(t, runAs(t, "", widen))
 	})
 	t.Run("always_trigger_refused", func(t *testing.T) {
 		r := runAs(t, "", `ALTER TABLE always_orders ALTER COLUMN v TYPE bigint;`)

@@ -31,11 +31,13 @@ const RuleBackfillTriggers = "backfill-fires-triggers"
 // and by an internal backfill step that finds the same at run time.
 var ErrBackfillTriggers = errors.New("an internal backfill would fire the application's row triggers")
 
-// rowTrigger is a user row trigger that an UPDATE of the backfill's table
-// (or of its partitions and children) would fire.
+// rowTrigger is a user trigger that an UPDATE of the backfill's table (or
+// of its partitions and children) would fire: a row trigger for every row,
+// a statement trigger once per batch.
 type rowTrigger struct {
 	Table, Name string
 	Enabled     string // pg_trigger.tgenabled: O, R or A
+	PerRow      bool
 }
 
 func (t rowTrigger) String() string {
@@ -46,10 +48,13 @@ func (t rowTrigger) String() string {
 	case "R":
 		mode = " (ENABLE REPLICA)"
 	}
+	if !t.PerRow {
+		mode += " (FOR EACH STATEMENT: once per batch)"
+	}
 	return t.Name + " on " + t.Table + mode
 }
 
-// triggerQuery lists the enabled user row triggers on UPDATE of a table
+// triggerQuery lists the enabled user triggers on UPDATE of a table
 // and of the tables an UPDATE of it reaches (partitions, inheritance
 // children). A trigger limited to UPDATE OF columns counts only when one
 // of them is written ($2). The tool's own sync trigger ("~" + reserved
@@ -59,10 +64,10 @@ const triggerQuery = `WITH RECURSIVE reach(rel) AS (
   UNION
     SELECT i.inhrelid FROM pg_inherits i JOIN reach r ON i.inhparent = r.rel
 )
-SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled::text
+SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled::text, t.tgtype & 1 = 1 -- TRIGGER_TYPE_ROW
 FROM pg_trigger t JOIN reach r ON t.tgrelid = r.rel
 WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
-  AND t.tgtype & 17 = 17 -- TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE
+  AND t.tgtype & 16 = 16 -- TRIGGER_TYPE_UPDATE
   AND left(t.tgname, length($3)) <> $3
   AND (cardinality(t.tgattr) = 0 OR EXISTS (
         SELECT 1 FROM pg_attribute a
@@ -87,7 +92,7 @@ func internalTriggers(ctx context.Context, q querier, b *BackfillSpec) ([]rowTri
 	var out []rowTrigger
 	for rows.Next() {
 		var t rowTrigger
-		if err := rows.Scan(&t.Table, &t.Name, &t.Enabled); err != nil {
+		if err := rows.Scan(&t.Table, &t.Name, &t.Enabled, &t.PerRow); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
