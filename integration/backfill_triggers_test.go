@@ -69,6 +69,11 @@ $$;
 CREATE TRIGGER stmt_orders_audit AFTER UPDATE ON stmt_orders FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
 
 ALTER TABLE stmt_orders OWNER TO trig_app;
+-- A DO ALSO rule on UPDATE would run once per batch.
+CREATE TABLE ruled (id int PRIMARY KEY, v int NOT NULL);
+INSERT INTO ruled SELECT g, g FROM generate_series(1, 2500) g;
+CREATE RULE ruled_log AS ON UPDATE TO ruled DO ALSO INSERT INTO order_audit VALUES (0, 'rule');
+ALTER TABLE ruled OWNER TO trig_app;
 ALTER TABLE orders OWNER TO trig_app;
 ALTER TABLE order_audit OWNER TO trig_app;
 ALTER TABLE plain OWNER TO trig_app;
@@ -227,6 +232,14 @@ ALTER TABLE plain ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp();`)
 		r := runAs(t, "trig_app", widen)
 		if r.res.code != 2 || !strings.Contains(r.res.stderr, "stmt_orders_audit on stmt_orders (FOR EACH STATEMENT: once per batch)") {
 			t.Fatalf("want a refusal naming the statement trigger, got %s", r.res)
+		}
+		sameAsNaive(t, runAs(t, "", widen))
+	})
+	t.Run("update_rule", func(t *testing.T) {
+		const widen = `ALTER TABLE ruled ALTER COLUMN v TYPE bigint;`
+		r := runAs(t, "trig_app", widen)
+		if r.res.code != 2 || !strings.Contains(r.res.stderr, "rule ruled_log on ruled") {
+			t.Fatalf("want a refusal naming the rule, got %s", r.res)
 		}
 		sameAsNaive(t, runAs(t, "", widen))
 	})

@@ -36,8 +36,9 @@ var ErrBackfillTriggers = errors.New("an internal backfill would fire the applic
 // a statement trigger once per batch.
 type rowTrigger struct {
 	Table, Name string
-	Enabled     string // pg_trigger.tgenabled: O, R or A
+	Enabled     string // pg_trigger.tgenabled (pg_rewrite.ev_enabled): O, R or A
 	PerRow      bool
+	Rule        bool // a rewrite rule ON UPDATE, which replica silences the same way
 }
 
 func (t rowTrigger) String() string {
@@ -47,6 +48,9 @@ func (t rowTrigger) String() string {
 		mode = " (ENABLE ALWAYS)"
 	case "R":
 		mode = " (ENABLE REPLICA)"
+	}
+	if t.Rule {
+		return "rule " + t.Name + " on " + t.Table + mode
 	}
 	if !t.PerRow {
 		mode += " (FOR EACH STATEMENT: once per batch)"
@@ -58,13 +62,14 @@ func (t rowTrigger) String() string {
 // and of the tables an UPDATE of it reaches (partitions, inheritance
 // children). A trigger limited to UPDATE OF columns counts only when one
 // of them is written ($2). The tool's own sync trigger ("~" + reserved
-// prefix) does not count: the batch writes the value it would.
+// prefix) does not count: the batch writes the value it would. Rules ON
+// UPDATE are listed too: replica skips them like triggers.
 const triggerQuery = `WITH RECURSIVE reach(rel) AS (
     SELECT to_regclass($1)::oid
   UNION
     SELECT i.inhrelid FROM pg_inherits i JOIN reach r ON i.inhparent = r.rel
 )
-SELECT t.tgrelid::regclass::text, t.tgname, t.tgenabled::text, t.tgtype & 1 = 1 -- TRIGGER_TYPE_ROW
+SELECT t.tgrelid::regclass::text, t.tgname::text, t.tgenabled::text, t.tgtype & 1 = 1 /* TRIGGER_TYPE_ROW */, false
 FROM pg_trigger t JOIN reach r ON t.tgrelid = r.rel
 WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
   AND t.tgtype & 16 = 16 -- TRIGGER_TYPE_UPDATE
@@ -72,6 +77,10 @@ WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
   AND (cardinality(t.tgattr) = 0 OR EXISTS (
         SELECT 1 FROM pg_attribute a
         WHERE a.attrelid = t.tgrelid AND a.attnum = ANY (t.tgattr) AND a.attname = ANY ($2::text[])))
+UNION ALL
+SELECT w.ev_class::regclass::text, w.rulename::text, w.ev_enabled::text, false, true
+FROM pg_rewrite w JOIN reach r ON w.ev_class = r.rel
+WHERE w.ev_type = '2' AND w.ev_enabled <> 'D'
 ORDER BY 1, 2`
 
 // internalTriggers are the triggers an UPDATE of b's table that writes b's
@@ -92,7 +101,7 @@ func internalTriggers(ctx context.Context, q querier, b *BackfillSpec) ([]rowTri
 	var out []rowTrigger
 	for rows.Next() {
 		var t rowTrigger
-		if err := rows.Scan(&t.Table, &t.Name, &t.Enabled, &t.PerRow); err != nil {
+		if err := rows.Scan(&t.Table, &t.Name, &t.Enabled, &t.PerRow, &t.Rule); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
