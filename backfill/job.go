@@ -70,6 +70,16 @@ type Job struct {
 
 	Rate float64 // rows per second over all batches; 0 means unlimited
 
+	// SuppressTriggers runs each batch with SET LOCAL
+	// session_replication_role = replica: ordinary (ENABLE ORIGIN) row and
+	// statement triggers and rules do not fire, ENABLE ALWAYS and ENABLE
+	// REPLICA ones do, and foreign keys are not checked for the rows the
+	// batch writes.
+	// For a job that only fills columns no constraint or application
+	// trigger reads yet. It needs superuser or, on PostgreSQL 15+, the SET
+	// privilege on the parameter; without it every batch fails with 42501.
+	SuppressTriggers bool
+
 	StateSchema string // schema of the backfill_jobs state table ("migrate")
 	Restart     bool   // discard the job's state row and start over
 }

@@ -749,6 +749,11 @@ func (r *runner) attempt(ctx context.Context, size int) (res batchResult, err er
 	if err != nil {
 		return res, err
 	}
+	if r.job.SuppressTriggers {
+		if _, err = tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+			return res, err
+		}
+	}
 	r.mu.Lock()
 	cur := r.cursor
 	batches := r.batches

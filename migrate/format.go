@@ -224,6 +224,7 @@ type jsonBackfill struct {
 	Key       []string       `json:"key"`
 	Delete    bool           `json:"delete"`
 	KeyRanges []jsonKeyRange `json:"key_ranges,omitempty"`
+	Internal  bool           `json:"internal,omitempty"`
 }
 
 // jsonKeyRange is one bound of a backfill's walk; empty lower or upper:
@@ -262,7 +263,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			js.Locks = []lint.Lock{}
 		}
 		if b := s.Backfill; b != nil {
-			js.Backfill = &jsonBackfill{Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete}
+			js.Backfill = &jsonBackfill{Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete, Internal: b.Internal}
 			if js.Backfill.Key == nil {
 				js.Backfill.Key = []string{}
 			}

@@ -115,6 +115,11 @@ type BackfillSpec struct {
 	// Ranges are the key bounds Where implies: the walk covers only the
 	// range on its key's leading column (empty: the whole key range).
 	Ranges []backfill.KeyRange `json:",omitempty"`
+	// Internal marks a backfill that only writes the tool's own columns (a
+	// shadow column's copy, the fill of a column the plan added): naive
+	// runs no UPDATE there, so the application's row triggers must not
+	// fire either (see internalTriggers).
+	Internal bool `json:",omitempty"`
 }
 
 // Source locates the statement a step or refusal comes from.

@@ -140,7 +140,7 @@ func (p *planner) addColumn(at *pg_query.AlterTableStmt, table string, t *lint.T
 
 	if rewrite {
 		p.addBackfill(table, "fill "+col+" of existing rows with its default, in batches",
-			&BackfillSpec{Table: qt(table), Set: qi(col) + " = " + deparseExpr(cp.def), Where: qi(col) + " IS NULL"})
+			&BackfillSpec{Table: qt(table), Set: qi(col) + " = " + deparseExpr(cp.def), Where: qi(col) + " IS NULL", Internal: true})
 		if cp.notNull {
 			ph := p.afterBackfill(table)
 			p.setNotNull(table, []string{col}, []string{p.notNullCheck(table, col, ph)}, ph, "")
@@ -507,7 +507,7 @@ func (p *planner) shadowColumn(sh shadow) {
 		lock(table, lint.ShareRowExclusive))
 
 	p.addBackfill(table, "copy "+old+" into "+nc+" for existing rows, in batches",
-		&BackfillSpec{Table: tq, Set: qi(nc) + " = " + sh.value(""), Where: qi(nc) + " IS NULL AND " + qi(old) + " IS NOT NULL"})
+		&BackfillSpec{Table: tq, Set: qi(nc) + " = " + sh.value(""), Where: qi(nc) + " IS NULL AND " + qi(old) + " IS NOT NULL", Internal: true})
 
 	var nnChecks, nnCols []string
 	if c := sh.t.Column(old); c != nil && c.NotNull {

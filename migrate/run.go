@@ -644,8 +644,13 @@ func (r *Runner) runBackfill(ctx context.Context, m *Migration, s *StepState) er
 		}
 		r.gate = g
 	}
+	suppress, err := r.backfillTriggerMode(ctx, s)
+	if err != nil {
+		return fail(err)
+	}
 	job := backfill.Job{ID: m.ID + "/" + strconv.Itoa(s.ID), Table: b.Table, Set: b.Set, Where: b.Where, Key: b.Key, Delete: b.Delete, Ranges: b.Ranges,
-		Batch: r.cfg.Backfill.Batch, Rate: r.cfg.Backfill.Rate, LockTimeout: r.cfg.LockTimeout, StateSchema: r.cfg.StateSchema}
+		Batch: r.cfg.Backfill.Batch, Rate: r.cfg.Backfill.Rate, LockTimeout: r.cfg.LockTimeout, StateSchema: r.cfg.StateSchema,
+		SuppressTriggers: suppress}
 	opts := []backfill.Option{backfill.WithGate(r.gate)}
 	if r.cfg.Backfill.Progress != nil {
 		opts = append(opts, backfill.WithProgress(r.cfg.Backfill.Progress))

@@ -308,6 +308,12 @@ func runApply(c *cli.Context) error {
 			}
 			return nil, usageErrorf("apply: %d statement(s) have no online path; nothing was run (name the rule with --allow-unsafe to accept the outage)", len(plan.Refused))
 		}
+		if err := migrate.CheckBackfillTriggers(ctx, pool, plan, c.StringSlice("allow-unsafe")); err != nil {
+			if errors.Is(err, migrate.ErrBackfillTriggers) {
+				return nil, usageErrorf("apply: %v", err)
+			}
+			return nil, failedf("apply: %v", err)
+		}
 		return plan, nil
 	}
 

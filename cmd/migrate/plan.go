@@ -104,7 +104,7 @@ func runPlan(c *cli.Context) error {
 	}
 
 	for _, name := range c.StringSlice("allow-unsafe") {
-		if lint.Lookup(name) == nil {
+		if lint.Lookup(name) == nil && name != migrate.RuleBackfillTriggers {
 			return usageErrorf("plan: --allow-unsafe %q is not a rule (see 'migrate lint --list-rules')", name)
 		}
 	}
