@@ -243,6 +243,11 @@ func TestPlanTypmodAgreesWithLint(t *testing.T) {
 			!strings.Contains(res.stdout, "undo: ALTER TABLE orders ALTER COLUMN d TYPE interval(3);") {
 			t.Errorf("%s --dsn plans more than the catalog-only ALTER lint sees:\n%s", args[0], res.stdout)
 		}
+		// The dry run's table facts name foreign keys as regclass does.
+		if args[0] == "apply" && (!strings.Contains(res.stdout, "references (FK parents): customers\n") ||
+			!strings.Contains(res.stdout, "referenced by (FK children): app.\"Mixed\"\n")) {
+			t.Errorf("apply --dry-run table facts:\n%s", res.stdout)
+		}
 	}
 	if res := e.migrateCmd(ctx, db, "apply", "--complete", file); res.code != 0 {
 		t.Fatalf("apply: %s", res)

@@ -8,6 +8,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -37,8 +38,15 @@ type TableFacts struct {
 	FKChildren  []string `json:"fk_children"` // tables referencing this one
 }
 
-// Facts looks up the plan's tables in the database.
+// Facts looks up the plan's tables in the database. Foreign keys come
+// from the catalog reader the plan was made with; the sizes are the
+// exact ones (pg_total_relation_size) and the views those of the whole
+// table, which the reader, reading every table, leaves out.
 func Facts(ctx context.Context, q querier, plan *Plan) ([]TableFacts, error) {
+	cat, err := lint.ReadCatalogFrom(ctx, q, lint.CatalogOptions{SchemaOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("facts: %w", err)
+	}
 	var out []TableFacts
 	seen := map[string]bool{}
 	for _, s := range plan.Steps {
@@ -58,7 +66,7 @@ func Facts(ctx context.Context, q querier, plan *Plan) ([]TableFacts, error) {
 				continue
 			}
 			seen[name] = true
-			f, err := tableFacts(ctx, q, name)
+			f, err := tableFacts(ctx, q, cat.Schema, name)
 			if err != nil {
 				return nil, err
 			}
@@ -68,12 +76,14 @@ func Facts(ctx context.Context, q querier, plan *Plan) ([]TableFacts, error) {
 	return out, nil
 }
 
-func tableFacts(ctx context.Context, q querier, name string) (TableFacts, error) {
+func tableFacts(ctx context.Context, q querier, schema *lint.Schema, name string) (TableFacts, error) {
 	f := TableFacts{Table: name}
 	var oid *uint32
-	var kind string
-	err := q.QueryRow(ctx, `SELECT c.oid, c.relkind::text, c.reltuples::bigint, pg_total_relation_size(c.oid)
-FROM pg_class c WHERE c.oid = to_regclass($1)`, name).Scan(&oid, &kind, &f.RowEstimate, &f.TotalBytes)
+	var kind, qualified string
+	err := q.QueryRow(ctx, `SELECT c.oid, c.relkind::text, c.reltuples::bigint, pg_total_relation_size(c.oid),
+    n.nspname || '.' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)`, name).
+		Scan(&oid, &kind, &f.RowEstimate, &f.TotalBytes, &qualified)
 	if err == pgx.ErrNoRows {
 		return f, nil
 	}
@@ -93,11 +103,33 @@ JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class
 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND v.oid <> $1 ORDER BY 1`); err != nil {
 		return f, err
 	}
-	if f.FKParents, err = list(`SELECT DISTINCT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = $1 ORDER BY 1`); err != nil {
-		return f, err
-	}
-	if f.FKChildren, err = list(`SELECT DISTINCT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = $1 ORDER BY 1`); err != nil {
-		return f, err
-	}
+	f.FKParents, f.FKChildren = foreignKeysOf(schema, qualified)
 	return f, nil
+}
+
+// foreignKeysOf lists the tables table references and the tables that
+// reference it, named as regclass displays them.
+func foreignKeysOf(schema *lint.Schema, table string) (parents, children []string) {
+	add := func(list []string, rel string) []string {
+		if name := lint.QuoteQualified(rel); !contains(list, name) {
+			list = append(list, name)
+		}
+		return list
+	}
+	for _, t := range schema.Tables {
+		for _, con := range t.Constraints {
+			if con.Kind != "foreign" {
+				continue
+			}
+			if t.Name == table {
+				parents = add(parents, con.RefTable)
+			}
+			if con.RefTable == table {
+				children = add(children, t.Name)
+			}
+		}
+	}
+	sort.Strings(parents)
+	sort.Strings(children)
+	return parents, children
 }
