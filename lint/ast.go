@@ -228,7 +228,10 @@ func (t TypeName) String() string {
 	case "bool":
 		s = "boolean"
 	}
-	if len(t.Mods) > 0 {
+	switch {
+	case s == "interval" && len(t.Mods) > 0:
+		s += intervalModsSQL(t.Mods)
+	case len(t.Mods) > 0:
 		parts := make([]string, len(t.Mods))
 		for i, m := range t.Mods {
 			parts[i] = itoa(int(m))
@@ -239,6 +242,41 @@ func (t TypeName) String() string {
 		s += "[]"
 	}
 	return s
+}
+
+// intervalFields are interval's fields, most significant first, with
+// their bits in an interval typmod's field mask (datetime.h).
+var intervalFields = []struct {
+	name string
+	bit  int32
+}{{"year", 1 << 2}, {"month", 1 << 1}, {"day", 1 << 3}, {"hour", 1 << 10}, {"minute", 1 << 11}, {"second", 1 << 12}}
+
+// intervalModsSQL renders interval's [fields, precision] the way SQL
+// spells them ("minute to second(2)", "(3)"): "interval(32767,3)" would be
+// a syntax error.
+func intervalModsSQL(mods []int32) string {
+	var first, last string
+	if mods[0] != intervalFullRange {
+		for _, f := range intervalFields {
+			if mods[0]&f.bit != 0 {
+				if first == "" {
+					first = f.name
+				}
+				last = f.name
+			}
+		}
+	}
+	out := ""
+	if first != "" {
+		out = " " + first
+		if last != first {
+			out += " to " + last
+		}
+	}
+	if len(mods) > 1 && mods[1] != intervalFullPrecision {
+		out += "(" + itoa(int(mods[1])) + ")"
+	}
+	return out
 }
 
 func itoa(n int) string {

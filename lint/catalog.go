@@ -13,10 +13,11 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
-// Reading the live catalog (migrate lint --dsn). Everything here runs in one
-// READ ONLY transaction on a session that is read-only by default, with a
-// short statement_timeout and lock_timeout: linting must never be the
-// reason production stalls. The queries read pg_catalog and the statistics
+// Reading the live catalog: the one reader behind `migrate lint --dsn`,
+// `migrate plan --dsn` and `apply`, so that lint and the planner start from
+// the same facts. For lint everything runs in one READ ONLY transaction on
+// a session that is read-only by default, with a short statement_timeout
+// and lock_timeout: linting must never be the reason production stalls. The queries read pg_catalog and the statistics
 // views only, one query per kind of object, so their cost does not grow
 // with a round trip per table. Sizes come from pg_class.relpages rather
 // than pg_total_relation_size(), which would open (and AccessShare-lock)
@@ -107,7 +108,21 @@ type CatalogOptions struct {
 	LongTransaction time.Duration
 	// AfterQuery, when set, runs inside the read transaction after each
 	// catalog query; tests use it to look at the session's own locks.
-	AfterQuery func(ctx context.Context, tx pgx.Tx, query string) error
+	AfterQuery func(ctx context.Context, q CatalogQuerier, query string) error
+	// ExcludeSchema is a schema left out of the model: the runner's
+	// journal (--state-schema) is not part of the application's schema.
+	ExcludeSchema string
+	// SchemaOnly skips the facts only lint grades with (live sessions,
+	// wraparound vacuums, how far sequences have counted): reading a
+	// sequence's value needs SELECT on it, which the runner's role may
+	// lack, and the Schema is the same either way.
+	SchemaOnly bool
+}
+
+// CatalogQuerier is what the reader reads through: a pgx.Tx, a *pgx.Conn
+// or a *pgxpool.Pool. ReadCatalogFrom opens no transaction of its own.
+type CatalogQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // SessionSettings are the parameters every catalog session starts with:
@@ -150,17 +165,23 @@ func scrubPassword(msg, password string) string {
 	return strings.ReplaceAll(msg, password, "********")
 }
 
-// systemSchemas is the WHERE fragment that keeps PostgreSQL's own schemas out.
-func userNamespace(alias string) string {
-	return "(" + alias + ".nspname NOT IN ('pg_catalog', 'information_schema') AND " +
-		alias + ".nspname NOT LIKE 'pg\\_toast%' AND " + alias + ".nspname NOT LIKE 'pg\\_temp\\_%')"
+// userNamespace is the WHERE fragment that keeps PostgreSQL's own schemas,
+// and the excluded one, out.
+func (r *catalogReader) userNamespace(alias string) string {
+	out := "(" + alias + ".nspname NOT IN ('pg_catalog', 'information_schema') AND " +
+		alias + ".nspname NOT LIKE 'pg\\_toast%' AND " + alias + ".nspname NOT LIKE 'pg\\_temp\\_%'"
+	if r.opts.ExcludeSchema != "" {
+		out += " AND " + alias + ".nspname <> " + quoteLiteral(r.opts.ExcludeSchema)
+	}
+	return out + ")"
 }
+
+// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings
+// is on since 9.1, so only the quote itself needs doubling).
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // ReadCatalog reads the database conn is connected to into a new Schema.
 func ReadCatalog(ctx context.Context, conn *pgx.Conn, opts CatalogOptions) (*Catalog, error) {
-	if opts.LongTransaction == 0 {
-		opts.LongTransaction = 5 * time.Minute
-	}
 	// REPEATABLE READ: every query sees the same snapshot, so a table
 	// created between two queries cannot appear with half its facts.
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
@@ -168,8 +189,18 @@ func ReadCatalog(ctx context.Context, conn *pgx.Conn, opts CatalogOptions) (*Cat
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only: nothing to lose
+	return ReadCatalogFrom(ctx, tx, opts)
+}
 
-	r := &catalogReader{tx: tx, opts: opts, cat: &Catalog{
+// ReadCatalogFrom reads the catalog through q, which the caller has set
+// up: a read-only transaction for lint and plan --dsn, the runner's pool
+// or transaction for apply. Without a REPEATABLE READ transaction around
+// it, each query sees its own snapshot.
+func ReadCatalogFrom(ctx context.Context, q CatalogQuerier, opts CatalogOptions) (*Catalog, error) {
+	if opts.LongTransaction == 0 {
+		opts.LongTransaction = 5 * time.Minute
+	}
+	r := &catalogReader{tx: q, opts: opts, cat: &Catalog{
 		Schema: NewSchema(), Sizes: map[string]TableSize{}, DefaultPartition: map[string]string{},
 		ViewsOn: map[string][]DependentView{}, Wraparound: map[string]int{}, IndexTable: map[string]string{},
 		reported: map[string]bool{},
@@ -179,8 +210,14 @@ func ReadCatalog(ctx context.Context, conn *pgx.Conn, opts CatalogOptions) (*Cat
 		fn   func(context.Context) error
 	}{
 		{"server", r.server}, {"relations", r.relations}, {"columns", r.columns},
-		{"constraints", r.constraints}, {"indexes", r.indexes}, {"types", r.types},
-		{"views", r.views}, {"sequences", r.sequences}, {"activity", r.activity},
+		{"dependents", r.dependents}, {"constraints", r.constraints}, {"indexes", r.indexes},
+		{"types", r.types}, {"views", r.views},
+	}
+	if !opts.SchemaOnly {
+		steps = append(steps, []struct {
+			name string
+			fn   func(context.Context) error
+		}{{"sequences", r.sequences}, {"activity", r.activity}}...)
 	}
 	for _, s := range steps {
 		if err := s.fn(ctx); err != nil {
@@ -193,7 +230,7 @@ func ReadCatalog(ctx context.Context, conn *pgx.Conn, opts CatalogOptions) (*Cat
 }
 
 type catalogReader struct {
-	tx   pgx.Tx
+	tx   CatalogQuerier
 	opts CatalogOptions
 	cat  *Catalog
 	rels map[int64]string // oid -> qualified name
@@ -253,7 +290,7 @@ LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
 LEFT JOIN pg_class d ON d.oid = pt.partdefid
 LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + userNamespace("n")
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + r.userNamespace("n")
 	r.parentOf = map[string]string{}
 	pre14 := r.cat.ServerVersionNum < 140000
 	return r.query(ctx, "relations", sql, nil, func(rows pgx.Rows) error {
@@ -340,7 +377,7 @@ JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_namespace tn ON tn.oid = t.typnamespace
 LEFT JOIN pg_type et ON t.typcategory = 'A' AND t.typelem <> 0 AND et.oid = t.typelem
 LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + userNamespace("n") + `
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + r.userNamespace("n") + `
 ORDER BY a.attrelid, a.attnum`
 	return r.query(ctx, "columns", sql, nil, func(rows pgx.Rows) error {
 		var (
@@ -359,8 +396,58 @@ ORDER BY a.attrelid, a.attnum`
 			return nil
 		}
 		col := &Column{Name: name, Type: CatalogTypeName(typNsp, typ, typmod, array), NotNull: notNull,
-			HasDefault: hasDef || identity != "", Identity: identity != "", Generated: generated == "s"}
+			HasDefault: hasDef, Identity: identity != "", Generated: generated == "s"}
 		t.Columns = append(t.Columns, col)
+		return nil
+	})
+}
+
+// columnDependentsSQL lists, per table column, what depends on it in
+// pg_depend apart from what a column swap carries itself: the table's
+// indexes and its constraints (copied or re-created by the plan from
+// their definitions, and checked by name in the swap guard), sequences
+// it owns (their ownership or identity moves to the new column) and its
+// own default. Views and materialized views are named as such rather
+// than by their _RETURN rule.
+const columnDependentsSQL = `
+SELECT d.refobjid::int8, a.attname,
+    CASE WHEN d.classid = 'pg_rewrite'::regclass AND rw.rulename = '_RETURN' THEN
+           CASE ev.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || evn.nspname || '.' || ev.relname
+         WHEN d.classid = 'pg_attrdef'::regclass THEN
+           'generated column ' || (SELECT ga.attname FROM pg_attribute ga WHERE ga.attrelid = ad.adrelid AND ga.attnum = ad.adnum)
+           || ' of ' || n.nspname || '.' || c.relname
+         ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_depend d
+JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
+LEFT JOIN pg_class ev ON ev.oid = rw.ev_class LEFT JOIN pg_namespace evn ON evn.oid = ev.relnamespace
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
+LEFT JOIN pg_class oc ON d.classid = 'pg_class'::regclass AND oc.oid = d.objid
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND c.relkind IN ('r', 'p')
+  AND d.classid <> 'pg_constraint'::regclass
+  AND NOT (d.classid = 'pg_attrdef'::regclass AND ad.adrelid = d.refobjid AND ad.adnum = d.refobjsubid)
+  AND NOT coalesce(tg.tgisinternal, false)
+  AND NOT (d.classid = 'pg_class'::regclass AND oc.relkind IN ('S', 'i', 'I'))
+  AND `
+
+// dependents fills Column.Dependents.
+func (r *catalogReader) dependents(ctx context.Context) error {
+	sql := columnDependentsSQL + r.userNamespace("n") + `
+ORDER BY 1, 2, 3`
+	return r.query(ctx, "dependents", sql, nil, func(rows pgx.Rows) error {
+		var (
+			rel       int64
+			col, what string
+		)
+		if err := rows.Scan(&rel, &col, &what); err != nil {
+			return err
+		}
+		c := r.cat.Schema.Tables[r.rels[rel]].Column(col)
+		if c != nil && !contains(c.Dependents, what) {
+			c.Dependents = append(c.Dependents, what)
+		}
 		return nil
 	})
 }
@@ -400,30 +487,34 @@ SELECT con.conrelid::int8, con.conname, con.contype::text, con.convalidated,
        array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
        coalesce(rn.nspname || '.' || rc.relname, ''),
-       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid) ELSE '' END
+       array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord),
+       pg_get_constraintdef(con.oid),
+       CASE WHEN con.conindid <> 0 AND con.contype IN ('p', 'u', 'x') THEN pg_get_indexdef(con.conindid) ELSE '' END
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.conrelid <> 0 AND ` + userNamespace("n") + `
+WHERE con.conrelid <> 0 AND ` + r.userNamespace("n") + `
 ORDER BY con.conrelid, con.conname`
 	kinds := map[string]string{"c": "check", "f": "foreign", "u": "unique", "p": "primary", "x": "exclude", "n": "notnull"}
 	return r.query(ctx, "constraints", sql, nil, func(rows pgx.Rows) error {
 		var (
-			rel                  int64
-			name, kind, ref, def string
-			valid                bool
-			cols                 []string
+			rel                            int64
+			name, kind, ref, def, indexDef string
+			valid                          bool
+			cols, refCols                  []string
 		)
-		if err := rows.Scan(&rel, &name, &kind, &valid, &cols, &ref, &def); err != nil {
+		if err := rows.Scan(&rel, &name, &kind, &valid, &cols, &ref, &refCols, &def, &indexDef); err != nil {
 			return err
 		}
 		t := r.cat.Schema.Tables[r.rels[rel]]
 		if t == nil || kinds[kind] == "" {
 			return nil
 		}
-		c := &Constraint{Name: name, Kind: kinds[kind], Columns: cols, RefTable: ref, Valid: valid}
+		c := &Constraint{Name: name, Kind: kinds[kind], Columns: cols, RefTable: ref, RefColumns: refCols,
+			Def: def, IndexDef: indexDef, Valid: valid}
 		if kind == "c" {
 			c.NotNullOf = notNullOfDef(def)
 		}
@@ -459,32 +550,43 @@ func notNullOfDef(def string) string {
 	return notNullCheckColumn(con.RawExpr)
 }
 
+// indexes reads every index, those behind a PRIMARY KEY, UNIQUE or
+// EXCLUDE constraint included (REINDEX TABLE locks them too), with the
+// constraint named so that copying them stays the constraint's business.
+// Columns are the key columns; an expression or a partial index gets an
+// "" column, which keeps it from passing for a plain key of its columns.
 func (r *catalogReader) indexes(ctx context.Context) error {
 	sql := `
 SELECT i.indrelid::int8, n.nspname, ic.relname, i.indisunique,
        array(SELECT coalesce(a.attname::text, '') FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord)
              LEFT JOIN pg_attribute a ON k.num > 0 AND a.attrelid = i.indrelid AND a.attnum = k.num
-             WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)
+             WHERE k.ord <= i.indnkeyatts ORDER BY k.ord),
+       i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, pg_get_indexdef(i.indexrelid),
+       coalesce((SELECT con.conname FROM pg_constraint con WHERE con.conindid = i.indexrelid
+                 AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')), '')
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
-WHERE ` + userNamespace("n")
+WHERE ` + r.userNamespace("n")
 	return r.query(ctx, "indexes", sql, nil, func(rows pgx.Rows) error {
 		var (
-			rel       int64
-			nsp, name string
-			unique    bool
-			cols      []string
+			rel                   int64
+			nsp, name, def, backs string
+			unique, special       bool
+			cols                  []string
 		)
-		if err := rows.Scan(&rel, &nsp, &name, &unique, &cols); err != nil {
+		if err := rows.Scan(&rel, &nsp, &name, &unique, &cols, &special, &def, &backs); err != nil {
 			return err
+		}
+		if special && !contains(cols, "") {
+			cols = append(cols, "")
 		}
 		table := r.rels[rel]
 		if table == "" {
 			return nil // an index on a TOAST table or a system relation
 		}
 		q := nsp + "." + name
-		r.cat.Schema.Indexes[q] = &Index{Name: q, Table: table, Columns: cols, Unique: unique}
+		r.cat.Schema.Indexes[q] = &Index{Name: q, Table: table, Columns: cols, Unique: unique, Def: def, Constraint: backs}
 		r.cat.IndexTable[q] = table
 		return nil
 	})
@@ -498,7 +600,7 @@ FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
 LEFT JOIN pg_namespace bn ON bn.oid = bt.typnamespace
-WHERE t.typtype IN ('e', 'd') AND ` + userNamespace("n")
+WHERE t.typtype IN ('e', 'd') AND ` + r.userNamespace("n")
 	return r.query(ctx, "types", sql, nil, func(rows pgx.Rows) error {
 		var (
 			nsp, name, kind, base, baseNsp string
@@ -573,7 +675,7 @@ LEFT JOIN pg_class tc ON tc.oid = d.refobjid
 LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 LEFT JOIN pg_type at ON at.oid = a.atttypid
-WHERE ` + userNamespace("sn") + ` AND s.seqincrement > 0
+WHERE ` + r.userNamespace("sn") + ` AND s.seqincrement > 0
   AND (s.seqtypid IN ('int2'::regtype, 'int4'::regtype) OR at.typname IN ('int2', 'int4'))
 ORDER BY 1, 2`
 	type seqRow struct {

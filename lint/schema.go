@@ -108,6 +108,11 @@ type Index struct {
 	// a copy of the index needs beyond its columns (method, operator
 	// classes, order, INCLUDE, expressions, predicate, storage).
 	Def string
+	// Constraint names the PRIMARY KEY, UNIQUE or EXCLUDE constraint the
+	// index implements (read from a database; the files' model keeps such
+	// indexes inside their constraints): dropping or renaming the
+	// constraint drops or renames the index.
+	Constraint string
 }
 
 // Type is an enum or a domain.

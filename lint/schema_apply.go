@@ -334,6 +334,11 @@ func (s *Schema) applyAlterTable(st *Statement, at *pg_query.AlterTableStmt) {
 					break
 				}
 			}
+			for _, key := range s.indexKeysOn(t.Name) {
+				if cmd.Name != "" && s.Indexes[key].Constraint == cmd.Name {
+					s.deleteIndex(key)
+				}
+			}
 		case pg_query.AlterTableType_AT_AttachPartition:
 			if pc := cmd.Def.GetPartitionCmd(); pc != nil {
 				if key := RangeVarName(pc.Name); s.Tables[key] != nil {
@@ -425,14 +430,26 @@ func (s *Schema) applyRename(rs *pg_query.RenameStmt) {
 			}
 		}
 	case pg_query.ObjectType_OBJECT_TABCONSTRAINT:
-		if c := s.Tables[RangeVarName(rs.Relation)].Constraint(rs.Subname); c != nil {
+		table := RangeVarName(rs.Relation)
+		if c := s.Tables[table].Constraint(rs.Subname); c != nil {
 			c.Name = rs.Newname
+		}
+		for _, key := range s.indexKeysOn(table) {
+			if ix := s.Indexes[key]; ix.Constraint == rs.Subname {
+				ix.Constraint = rs.Newname
+				ix.Name = schemaOf(table) + "." + rs.Newname
+				s.renameIndexKey(key, ix.Name, ix)
+			}
 		}
 	case pg_query.ObjectType_OBJECT_INDEX:
 		old := RangeVarName(rs.Relation)
 		if ix := s.Indexes[old]; ix != nil {
 			ix.Name = schemaOf(old) + "." + rs.Newname
 			s.renameIndexKey(old, ix.Name, ix)
+			if c := s.Tables[ix.Table].Constraint(ix.Constraint); ix.Constraint != "" && c != nil {
+				c.Name = rs.Newname
+				ix.Constraint = rs.Newname
+			}
 		}
 	}
 }

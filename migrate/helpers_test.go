@@ -48,15 +48,3 @@ func planSQLAt(t *testing.T, path, sql string, opts Options) *Plan {
 	}
 	return p
 }
-
-func equalMods(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -28,13 +28,10 @@ func ReadLive(ctx context.Context, conn *pgx.Conn, stateSchema string) (*Live, e
 		return nil, err
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only: nothing to lose
-	l := &Live{}
-	if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int / 10000, current_setting('TimeZone')`).
-		Scan(&l.PGVersion, &l.TimeZone); err != nil {
-		return nil, fmt.Errorf("reading the server version: %w", err)
-	}
-	if l.Schema, err = LoadSchema(ctx, tx, stateSchema); err != nil {
+	cat, err := lint.ReadCatalogFrom(ctx, tx, lint.CatalogOptions{ExcludeSchema: stateSchema, SchemaOnly: true})
+	if err != nil {
 		return nil, fmt.Errorf("reading the schema: %w", err)
 	}
+	l := &Live{Schema: cat.Schema, PGVersion: cat.PGVersion(), TimeZone: cat.TimeZone}
 	return l, nil
 }

@@ -674,10 +674,14 @@ func (p *planner) swapGuard(sh shadow, kept []string, notNullCopied, identityCar
 }
 
 // indexesWith lists the model's indexes on table that use col: plain
-// ones, and any whose definition from the database mentions it.
+// ones, and any whose definition from the database mentions it. An index
+// behind a constraint is copied with its constraint.
 func (p *planner) indexesWith(table, col string) []*lint.Index {
 	var out []*lint.Index
 	for _, ix := range p.schema.IndexesOn(table) {
+		if ix.Constraint != "" {
+			continue
+		}
 		plain := contains(ix.Columns, col) && !contains(ix.Columns, "")
 		if (plain || indexUses(ix.Def, col)) && !ix.Only {
 			out = append(out, ix)

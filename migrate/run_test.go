@@ -23,38 +23,6 @@ func TestParseConcurrent(t *testing.T) {
 	}
 }
 
-func TestNotNullCheckOf(t *testing.T) {
-	for def, want := range map[string]string{
-		`CHECK ((email IS NOT NULL))`:           "email",
-		`CHECK (("Email ""x""" IS NOT NULL))`:   `Email "x"`,
-		`CHECK ((email IS NOT NULL)) NOT VALID`: "email",
-		`CHECK ((a > 0))`:                       "",
-		`CHECK (((a IS NOT NULL) AND (b > 0)))`: "",
-	} {
-		if got := notNullCheckOf(def); got != want {
-			t.Errorf("notNullCheckOf(%q) = %q, want %q", def, got, want)
-		}
-	}
-}
-
-func TestTypeMods(t *testing.T) {
-	for _, tc := range []struct {
-		typ    string
-		typmod int32
-		want   []int32
-	}{
-		{"varchar", 24, []int32{20}},
-		{"numeric", (10<<16 | 2) + 4, []int32{10, 2}},
-		{"timestamptz", 3, []int32{3}},
-		{"int4", -1, nil},
-		{"text", -1, nil},
-	} {
-		if got := typeMods(tc.typ, tc.typmod); !equalMods(got, tc.want) {
-			t.Errorf("typeMods(%s, %d) = %v, want %v", tc.typ, tc.typmod, got, tc.want)
-		}
-	}
-}
-
 func TestMigrationID(t *testing.T) {
 	a := MigrationID([]File{{Path: "/x/0001_a.sql", Content: []byte("SELECT 1;")}})
 	if b := MigrationID([]File{{Path: "elsewhere/0001_a.sql", Content: []byte("SELECT 1;")}}); a != b {

@@ -269,7 +269,7 @@ func TestLintDatabase(t *testing.T) {
 			t.Errorf("default_transaction_read_only=%s statement_timeout=%s", ro, st)
 		}
 		queries := 0
-		cat, err := lint.ReadCatalog(ctx, conn, lint.CatalogOptions{AfterQuery: func(ctx context.Context, tx pgx.Tx, query string) error {
+		cat, err := lint.ReadCatalog(ctx, conn, lint.CatalogOptions{AfterQuery: func(ctx context.Context, tx lint.CatalogQuerier, query string) error {
 			queries++
 			rows, err := tx.Query(ctx, `SELECT l.mode, coalesce(n.nspname, '?'), coalesce(c.relname, l.relation::text)
 				FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
