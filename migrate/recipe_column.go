@@ -579,7 +579,12 @@ func (p *planner) shadowColumn(sh shadow) {
 		}
 	}
 
-	var swap []string
+	// The table, and with it every partition, is locked first, parent
+	// before partitions as the application's statements lock them: the
+	// swap's later statements would otherwise take a partition before the
+	// parent (dropping a partitioned trigger drops its clones first) and
+	// can deadlock with a writer.
+	swap := []string{"LOCK TABLE " + tq + " IN ACCESS EXCLUSIVE MODE;"}
 	swap = append(swap, p.swapGuard(sh, kept, len(nnCols) > 0, identity),
 		"DROP TRIGGER "+qi(trig)+" ON "+tq+";",
 		"DROP FUNCTION "+fn+"();")

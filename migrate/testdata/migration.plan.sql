@@ -164,6 +164,7 @@ COMMIT;
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 SET LOCAL statement_timeout = '30s';
+LOCK TABLE app."Users" IN ACCESS EXCLUSIVE MODE;
 DO $migrate$
 DECLARE
   att int2;
